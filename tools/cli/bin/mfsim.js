@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+'use strict';
+require('../dist/main.js').main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(`mfsim: ${err && err.stack ? err.stack : err}`); process.exitCode = 2; },
+);
