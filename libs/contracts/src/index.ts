@@ -1,1 +1,10 @@
-export {};
+export * from './topics';
+export * from './wire';
+export * from './envelope';
+export * from './registry';
+export * from './mm/memory-failure.v1';
+export * from './mm/dax-kill-procs.v1';
+export * from './mm/action-result.v1';
+export * from './pgmap/pagemap-memory-failure.v1';
+export * from './dax/notify-failure.v1';
+export * from './pmem/unbind.v1';
