@@ -1,1 +1,2 @@
-export {};
+export * from './attributes';
+export * from './with-span';

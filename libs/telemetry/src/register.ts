@@ -1,0 +1,76 @@
+/**
+ * Telemetry bootstrap, loaded before the service with
+ * `node --require libs/telemetry/dist/register.js services/<name>/dist/main.js`, so that the
+ * instrumentations patch kafkajs, pg, ioredis, Nest and http before anything requires them.
+ *
+ * Off unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: then nothing
+ * is loaded or patched at all. Everything else comes from OTEL_* variables (OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*, OTEL_PROPAGATORS, …). Traces go out over OTLP/HTTP (JSON);
+ * metrics and logs only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them.
+ */
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+
+function telemetryRequested(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+function startSdk(env: NodeJS.ProcessEnv): NodeSDK {
+  // Required here, not imported at the top, so a disabled bootstrap loads nothing.
+  const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
+  const { getNodeAutoInstrumentations } =
+    require('@opentelemetry/auto-instrumentations-node') as typeof import('@opentelemetry/auto-instrumentations-node');
+  const { OTLPTraceExporter } =
+    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { PrismaInstrumentation } = require('@prisma/instrumentation') as typeof import('@prisma/instrumentation');
+
+  const sdk = new NodeSDK({
+    traceExporter: new OTLPTraceExporter(),
+    ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+    ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
+    instrumentations: [
+      getNodeAutoInstrumentations({
+        // fs, dns and net add a span per file or socket operation and bury the kernel call graph.
+        '@opentelemetry/instrumentation-fs': { enabled: false },
+        '@opentelemetry/instrumentation-dns': { enabled: false },
+        '@opentelemetry/instrumentation-net': { enabled: false },
+        '@opentelemetry/instrumentation-http': {
+          ignoreIncomingRequestHook: (request) => request.url === '/health',
+        },
+      }),
+      // Prisma spans (operation level) on top of pg spans (SQL level): both kept on purpose.
+      new PrismaInstrumentation(),
+    ],
+  });
+  sdk.start();
+  return sdk;
+}
+
+/**
+ * Flushes and stops the SDK on SIGTERM/SIGINT without cutting the application's own shutdown
+ * short. When the app handles the signal too (Nest's enableShutdownHooks re-raises it once it has
+ * closed), the app decides when the process ends; otherwise the signal is re-raised once the SDK
+ * has flushed, so the process still dies of it.
+ */
+function stopSdkOnSignals(sdk: NodeSDK): void {
+  let flushed: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const appHandlesSignal = process.listenerCount(signal) > 1;
+    const firstSignal = flushed === undefined;
+    flushed ??= sdk.shutdown().catch((error: unknown) => {
+      console.error(`telemetry: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    void flushed.then(() => {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      if (!firstSignal || !appHandlesSignal) {
+        process.kill(process.pid, signal);
+      }
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (telemetryRequested(process.env)) {
+  stopSdkOnSignals(startSdk(process.env));
+}
