@@ -1,1 +1,10 @@
-export {};
+export * from './backoff';
+export * from './dead-letter';
+export * from './health';
+export * from './idempotency';
+export * from './kafka';
+export * from './kafka-health';
+export * from './kafka-runtime';
+export * from './logger';
+export * from './message-processor';
+export * from './publisher';

@@ -1,0 +1,19 @@
+export interface IdempotencyKey {
+  /** consumer group that handles the message */
+  consumer: string;
+  /** envelope id */
+  messageId: string;
+  /** logical topic (without prefix) */
+  topic: string;
+}
+
+/**
+ * Runs a handler at most once per key. The implementation must record the key in the same
+ * transaction as the handler's state change (the services back it with
+ * `ProcessedMessageRepository` from @mfsim/persistence), so a crash between the two cannot
+ * lose or double an effect. `duplicate: true` means the key was already recorded and `fn` did
+ * not run.
+ */
+export interface IdempotencyStore {
+  runOnce<T>(key: IdempotencyKey, fn: () => Promise<T>): Promise<{ duplicate: boolean; result?: T }>;
+}

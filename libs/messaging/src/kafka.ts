@@ -1,0 +1,55 @@
+import { Admin, Kafka, logLevel } from 'kafkajs';
+
+import { ALL_TOPICS, DlqTopic, Topic, topicName } from '@mfsim/contracts';
+
+// kafkajs prints a one-off notice about its v2 default partitioner; we use that default on purpose.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+export interface KafkaClientOptions {
+  clientId: string;
+  brokers: readonly string[];
+  /** ms to open one TCP connection */
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * A kafkajs client for one service. Client-level retries are short on purpose: the callers own
+ * the retry policy (KafkaRuntime backs off between whole connection attempts; the consumer has its
+ * own retry settings for handler failures).
+ */
+export function createKafka({ clientId, brokers, connectionTimeoutMs = 3000 }: KafkaClientOptions): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: 10_000,
+    logLevel: logLevel.WARN,
+    retry: { retries: 2, initialRetryTime: 250, maxRetryTime: 2000 },
+  });
+}
+
+/** Parses `KAFKA_BROKERS` (`host:port,host:port`). */
+export function parseBrokers(value: string): string[] {
+  return value
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker.length > 0);
+}
+
+/**
+ * Creates whichever of `topics` (logical names) do not exist yet under `prefix`, with the broker's
+ * default partition count and replication factor. Existing topics are left alone, so it is safe
+ * to call from every service at boot.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  prefix: string,
+  topics: readonly (Topic | DlqTopic)[] = ALL_TOPICS,
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.map((topic) => topicName(prefix, topic)).filter((name) => !existing.has(name));
+  if (missing.length > 0) {
+    await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+  }
+  return missing;
+}

@@ -1,0 +1,120 @@
+import { KafkaMessage } from 'kafkajs';
+
+import { EnvelopeOf, parseEnvelope, Topic, topicName } from '@mfsim/contracts';
+
+import { DeadLetter, deadLetterFor } from './dead-letter';
+import { IdempotencyStore } from './idempotency';
+import { errorMessage, MessagingLogger } from './logger';
+
+export interface MessageContext {
+  topic: Topic;
+  partition: number;
+  offset: string;
+  /** Kafka key, decoded as UTF-8 */
+  key: string | null;
+  /** consumer group handling the message */
+  consumer: string;
+}
+
+export type TopicHandler<T extends Topic> = (envelope: EnvelopeOf<T>, context: MessageContext) => Promise<void>;
+export type TopicHandlers = { [T in Topic]?: TopicHandler<T> };
+
+export type ProcessOutcome = 'handled' | 'duplicate' | 'dead_lettered';
+
+export interface MessageProcessorOptions {
+  /** consumer group, already prefixed; also the idempotency `consumer` */
+  groupId: string;
+  topicPrefix: string;
+  handlers: TopicHandlers;
+  idempotency: IdempotencyStore;
+  sendDeadLetter: (deadLetter: DeadLetter) => Promise<void>;
+  logger: MessagingLogger;
+}
+
+/**
+ * What happens to one consumed message: parse the envelope and payload, dead-letter what does not
+ * parse, and run the topic's handler once per envelope id.
+ *
+ * A parse failure is not retried: the bytes will not change, so the message goes to
+ * `<topic>.dlq` and its offset is committed. Anything the handler throws is treated as a transient
+ * infrastructure fault and rethrown, so kafkajs does not commit the offset and redelivers with
+ * backoff; domain errors are results that handlers publish, never throws.
+ */
+export class MessageProcessor {
+  private readonly topicsByName: Map<string, Topic>;
+
+  constructor(private readonly options: MessageProcessorOptions) {
+    this.topicsByName = new Map(
+      this.subscribedTopics().map((topic) => [topicName(options.topicPrefix, topic), topic] as const),
+    );
+  }
+
+  subscribedTopics(): Topic[] {
+    return Object.keys(this.options.handlers) as Topic[];
+  }
+
+  async process(physicalTopic: string, partition: number, message: KafkaMessage): Promise<ProcessOutcome> {
+    const topic = this.topicsByName.get(physicalTopic);
+    if (topic === undefined) {
+      throw new Error(`no handler for topic ${physicalTopic}`);
+    }
+    const parsed = decode(topic, message.value);
+    if (!parsed.ok) {
+      await this.deadLetter(topic, partition, message, parsed.reason);
+      return 'dead_lettered';
+    }
+    const context: MessageContext = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+      consumer: this.options.groupId,
+    };
+    return this.runHandler(parsed.envelope, context);
+  }
+
+  private async runHandler<T extends Topic>(envelope: EnvelopeOf<T>, context: MessageContext): Promise<ProcessOutcome> {
+    const handler = this.options.handlers[context.topic] as TopicHandler<T>;
+    const key = { consumer: context.consumer, messageId: envelope.id, topic: context.topic };
+    try {
+      const { duplicate } = await this.options.idempotency.runOnce(key, () => handler(envelope, context));
+      if (duplicate) {
+        this.options.logger.log(
+          `messaging.duplicate_skipped topic=${context.topic} id=${envelope.id} failureId=${envelope.failureId}`,
+        );
+        return 'duplicate';
+      }
+      return 'handled';
+    } catch (error) {
+      this.options.logger.error(
+        `messaging.handler_failed topic=${context.topic} id=${envelope.id} failureId=${envelope.failureId} ` +
+          `offset=${context.offset}: ${errorMessage(error)} (will be redelivered)`,
+      );
+      throw error;
+    }
+  }
+
+  private async deadLetter(topic: Topic, partition: number, message: KafkaMessage, reason: string): Promise<void> {
+    const { groupId, topicPrefix } = this.options;
+    await this.options.sendDeadLetter(deadLetterFor({ topicPrefix, topic, partition, message, consumer: groupId, reason }));
+    this.options.logger.warn(
+      `messaging.dead_lettered topic=${topic} partition=${partition} offset=${message.offset}: ${reason}`,
+    );
+  }
+}
+
+function decode<T extends Topic>(
+  topic: T,
+  value: Buffer | null,
+): { ok: true; envelope: EnvelopeOf<T> } | { ok: false; reason: string } {
+  if (value === null || value.length === 0) {
+    return { ok: false, reason: 'empty message value' };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: `json: ${errorMessage(error)}` };
+  }
+  return parseEnvelope(topic, json);
+}
