@@ -60,7 +60,7 @@ describe('parseEnvelope', () => {
 
 describe('topics', () => {
   it('lists every topic and its dead-letter twin', () => {
-    assert.equal(ALL_TOPICS.length, 14);
+    assert.equal(ALL_TOPICS.length, 16);
     assert.ok(ALL_TOPICS.includes('mm.action_result.v1.dlq'));
   });
 

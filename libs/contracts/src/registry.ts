@@ -17,6 +17,7 @@ export const Contracts = {
   [Topics.MM_MEMORY_FAILURE]: contract('memory_failure', 1, memoryFailureV1Schema),
   [Topics.PGMAP_MEMORY_FAILURE]: contract('pagemap_memory_failure', 1, pagemapMemoryFailureV1Schema),
   [Topics.DAX_HOLDER_NOTIFY_FAILURE]: contract('dax_holder_notify_failure', 1, notifyFailureV1Schema),
+  [Topics.DM_DAX_NOTIFY_FAILURE]: contract('dm_dax_notify_failure', 1, notifyFailureV1Schema),
   [Topics.XFS_DAX_NOTIFY_FAILURE]: contract('xfs_dax_notify_failure', 1, notifyFailureV1Schema),
   [Topics.MM_DAX_KILL_PROCS]: contract('mf_dax_kill_procs', 1, daxKillProcsV1Schema),
   [Topics.MM_ACTION_RESULT]: contract('action_result', 1, actionResultV1Schema),

@@ -10,6 +10,11 @@ export const Topics = {
   PGMAP_MEMORY_FAILURE: 'pgmap.memory_failure.v1',
   /** pmem-driver / dm-mapper → dax-core: `dax_holder_notify_failure()` */
   DAX_HOLDER_NOTIFY_FAILURE: 'dax.holder_notify_failure.v1',
+  /**
+   * dax-core → dm-mapper: `holder_ops->notify_failure` = `dm_dax_notify_failure()`. Only in the
+   * proposal mode; mainline dm registers no holder (see services/dm-mapper/README.md).
+   */
+  DM_DAX_NOTIFY_FAILURE: 'dm.dax_notify_failure.v1',
   /** dax-core → xfs-fs: `holder_ops->notify_failure` = `xfs_dax_notify_failure()` */
   XFS_DAX_NOTIFY_FAILURE: 'xfs.dax_notify_failure.v1',
   /** xfs-fs → mm-process: `mf_dax_kill_procs()` */
