@@ -16,9 +16,6 @@ export interface KafkaRuntimeOptions {
   /** service name: `source` of published envelopes and, with the prefix, the consumer group */
   service: string;
   topicPrefix: string;
-  handlers: TopicHandlers;
-  /** topics this service publishes to (created at boot with their dead-letter twins) */
-  produces: readonly Topic[];
   idempotency: IdempotencyStore;
   logger: MessagingLogger;
   connectBackoff?: Backoff;
@@ -32,6 +29,12 @@ export interface KafkaRuntimeOptions {
  * so a broker that is down at boot makes `/health` report kafka down instead of crash-looping the
  * process. Once connected, kafkajs itself reconnects and redelivers.
  */
+export interface KafkaRuntimeStart {
+  handlers: TopicHandlers;
+  /** topics this service publishes to (created at boot with their dead-letter twins) */
+  produces: readonly Topic[];
+}
+
 export class KafkaRuntime {
   readonly publisher: EnvelopePublisher;
   readonly groupId: string;
@@ -39,7 +42,8 @@ export class KafkaRuntime {
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   private readonly health: KafkaHealth;
-  private readonly processor: MessageProcessor;
+  private processor: MessageProcessor | undefined;
+  private produces: readonly Topic[] = [];
   private readonly abort = new AbortController();
   private connecting: Promise<void> | undefined;
   private lastError = 'not connected yet';
@@ -47,7 +51,7 @@ export class KafkaRuntime {
   private consumerJoined = false;
 
   constructor(private readonly options: KafkaRuntimeOptions) {
-    const { kafka, service, topicPrefix, logger } = options;
+    const { kafka, service, topicPrefix } = options;
     this.groupId = `${topicPrefix}${service}`;
     this.producer = kafka.producer({ allowAutoTopicCreation: false });
     this.consumer = kafka.consumer({
@@ -65,21 +69,26 @@ export class KafkaRuntime {
       source: service,
       ...(options.now ? { now: options.now } : {}),
     });
+    this.trackConnectionState();
+  }
+
+  /** Starts consuming with `handlers` (once per runtime); returns before Kafka is reached. */
+  start({ handlers, produces }: KafkaRuntimeStart): void {
+    if (this.processor) {
+      throw new Error(`KafkaRuntime for ${this.groupId} was already started`);
+    }
+    this.produces = produces;
     this.processor = new MessageProcessor({
       groupId: this.groupId,
-      topicPrefix,
-      handlers: options.handlers,
-      idempotency: options.idempotency,
-      logger,
+      topicPrefix: this.options.topicPrefix,
+      handlers,
+      idempotency: this.options.idempotency,
+      logger: this.options.logger,
       sendDeadLetter: async ({ topic, message }) => {
         await this.producer.send({ topic, messages: [message] });
       },
     });
-    this.trackConnectionState();
-  }
-
-  start(): void {
-    this.connecting ??= this.connectUntilReady();
+    this.connecting = this.connectUntilReady();
   }
 
   /** kafka is up when the cluster answers, the producer is connected and the consumer has joined. */
@@ -127,8 +136,12 @@ export class KafkaRuntime {
   }
 
   private async connectOnce(): Promise<void> {
-    const consumed = this.processor.subscribedTopics();
-    const needed = [...new Set([...consumed, ...this.options.produces])];
+    const processor = this.processor;
+    if (!processor) {
+      throw new Error('connect before start');
+    }
+    const consumed = processor.subscribedTopics();
+    const needed = [...new Set([...consumed, ...this.produces])];
     await this.admin.connect();
     await ensureTopics(this.admin, this.options.topicPrefix, [...needed, ...needed.map(dlqTopic)]);
     await this.producer.connect();
@@ -143,7 +156,7 @@ export class KafkaRuntime {
     });
     await this.consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
-        await this.processor.process(topic, partition, message);
+        await processor.process(topic, partition, message);
       },
     });
   }
