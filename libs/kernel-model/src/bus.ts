@@ -1,0 +1,130 @@
+/**
+ * The embedded bus: all five subsystems in one process, each call dispatched to its
+ * subsystem's hop and run to completion before the caller resumes — the order the kernel's
+ * synchronous call chain has. It records every call, result and log line as a trace tree.
+ * Pure: no I/O, no clock.
+ */
+import { KernelPanic, subsystemOf, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
+import type { KernelOps, OpName } from './ops';
+import * as dax from './dax/dax';
+import * as dm from './dm/dm';
+import * as fault from './mm/fault';
+import * as inject from './mm/inject';
+import * as mf from './mm/memory-failure';
+import type { MmState } from './mm/mm-state';
+import * as pmem from './pmem/pmem';
+import * as xfs from './xfs/xfs';
+
+export interface Kernel {
+  readonly pmem: pmem.PmemState;
+  readonly dax: dax.DaxState;
+  readonly dm: dm.DmState;
+  readonly xfs: xfs.XfsState;
+  readonly mm: MmState;
+  /** Set once memory_failure() panicked: the machine is stopped. */
+  panic: string | null;
+}
+
+type Handler<K extends OpName> = (kernel: Kernel, args: KernelOps[K]['args'], ctx: TaskCtx) => Hop<KernelOps[K]['result']>;
+
+/** Which hop serves each op; each hop sees only its own subsystem's state. */
+const HANDLERS: { [K in OpName]: Handler<K> } = {
+  'pmem.getDevPagemap': (k, a) => pmem.getDevPagemap(k.pmem, a),
+  'pmem.pmemPagemapMemoryFailure': (k, a) => pmem.pmemPagemapMemoryFailure(k.pmem, a),
+  'pmem.pmemDaxDirectAccess': (k, a) => pmem.pmemDaxDirectAccess(k.pmem, a),
+  'pmem.pmemPfnHasBadblocks': (k, a) => pmem.pmemPfnHasBadblocks(k.pmem, a),
+  'pmem.nvdimmAddBadrange': (k, a) => pmem.nvdimmAddBadrange(k.pmem, a),
+  'pmem.ndPmemRemove': (k, a) => pmem.ndPmemRemove(k.pmem, a),
+  'dax.allocDax': (k, a) => dax.allocDax(k.dax, a),
+  'dax.daxRemoveHost': (k, a) => dax.daxRemoveHost(k.dax, a),
+  'dax.fsDaxGetByBdev': (k, a) => dax.fsDaxGetByBdev(k.dax, a),
+  'dax.fsPutDax': (k, a) => dax.fsPutDax(k.dax, a),
+  'dax.daxHolderNotifyFailure': (k, a) => dax.daxHolderNotifyFailure(k.dax, a),
+  'dax.killDax': (k, a) => dax.killDax(k.dax, a),
+  'dax.daxDirectAccess': (k, a) => dax.daxDirectAccess(k.dax, a),
+  'dm.dmCreate': (k, a) => dm.dmCreate(k.dm, a),
+  'dm.dmBlkdevOpen': (k, a) => dm.dmBlkdevOpen(k.dm, a),
+  'dm.dmDaxNotifyFailure': (k, a) => dm.dmDaxNotifyFailure(k.dm, a),
+  'dm.dmDaxDirectAccess': (k, a) => dm.dmDaxDirectAccess(k.dm, a),
+  'dm.dmRemove': (k, a) => dm.dmRemove(k.dm, a),
+  'xfs.xfsMount': (k, a) => xfs.xfsMount(k.xfs, a),
+  'xfs.xfsDaxNotifyFailure': (k, a) => xfs.xfsDaxNotifyFailure(k.xfs, a),
+  'xfs.xfsDaxIomapBegin': (k, a) => xfs.xfsDaxIomapBegin(k.xfs, a),
+  'xfs.fsBdevMarkDead': (k, a) => xfs.fsBdevMarkDead(k.xfs, a),
+  'mm.memoryFailure': (k, a) => mf.memoryFailure(k.mm, a),
+  'mm.memoryFailureDevPagemap': (k, a) => mf.memoryFailureDevPagemap(k.mm, a),
+  'mm.mfGenericKillProcs': (k, a, c) => mf.mfGenericKillProcs(k.mm, a, c),
+  'mm.mfDaxKillProcs': (k, a, c) => mf.mfDaxKillProcs(k.mm, a, c),
+  'mm.invalidateInodePages2Range': (k, a) => fault.invalidateInodePages2Range(k.mm, a),
+  'mm.handleMmFault': (k, a) => fault.handleMmFault(k.mm, a),
+  'mm.madviseInjectError': (k, a) => inject.madviseInjectError(k.mm, a),
+  'mm.hwpoisonInject': (k, a) => inject.hwpoisonInject(k.mm, a),
+  'mm.doMachineCheck': (k, a, c) => inject.doMachineCheck(k.mm, a, c),
+  'mm.ucDecodeNotifier': (k, a) => inject.ucDecodeNotifier(k.mm, a),
+  'mm.userAccess': (k, a) => inject.userAccess(k.mm, a),
+};
+
+/** One call in a trace, with what happened inside it in order. */
+export interface TraceCall {
+  readonly kind: 'call';
+  readonly op: OpName;
+  readonly args: unknown;
+  result: unknown;
+  readonly children: TraceNode[];
+}
+export type TraceNode = TraceCall | LogEffect;
+
+export interface BusResult<R> {
+  readonly result: R | undefined;
+  /** The call's trace (its own node at the root). */
+  readonly trace: TraceCall;
+  /** The panic message if the kernel panicked during the call. */
+  readonly panic: string | null;
+}
+
+function dispatch(kernel: Kernel, call: Call, ctx: TaskCtx): Hop<unknown> {
+  const handler = HANDLERS[call.op] as Handler<OpName>;
+  return handler(kernel, call.args as never, ctx);
+}
+
+function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[]): unknown {
+  const node: TraceCall = { kind: 'call', op: call.op, args: call.args, result: undefined, children: [] };
+  into.push(node);
+  const hop = dispatch(kernel, call, ctx);
+  let input: unknown = undefined;
+  for (;;) {
+    const step: IteratorResult<Effect, unknown> = hop.next(input);
+    if (step.done) {
+      node.result = step.value;
+      return step.value;
+    }
+    const effect = step.value;
+    if (effect.kind === 'log') {
+      node.children.push(effect);
+      input = undefined;
+    } else {
+      input = execute(kernel, effect, ctx, node.children);
+    }
+  }
+}
+
+/**
+ * Runs one call to completion on the embedded bus in the task context `ctx` and returns its
+ * result and trace. A kernel panic stops everything: the result is undefined and the kernel
+ * stays panicked.
+ */
+export function runCall<K extends OpName>(kernel: Kernel, op: K, args: KernelOps[K]['args'], ctx: TaskCtx): BusResult<KernelOps[K]['result']> {
+  const root: TraceNode[] = [];
+  const call = { kind: 'call', op, args } as Call;
+  if (kernel.panic) throw new Error(`the kernel has panicked (${kernel.panic}); nothing runs after it`);
+  try {
+    const result = execute(kernel, call, ctx, root) as KernelOps[K]['result'];
+    return { result, trace: root[0] as TraceCall, panic: null };
+  } catch (err) {
+    if (!(err instanceof KernelPanic)) throw err;
+    kernel.panic = err.message;
+    return { result: undefined, trace: root[0] as TraceCall, panic: err.message };
+  }
+}
+
+export { subsystemOf };

@@ -1,0 +1,58 @@
+/**
+ * How a hop talks to the rest of the kernel. A hop is a generator: it reads and changes only
+ * its own subsystem's state, and every call into another subsystem is an effect it yields,
+ * resumed with that call's result. That keeps each subsystem a pure function of
+ * (its state, the incoming call) -> (its state changes, the calls it makes, its result), so the
+ * same hops run wired together in one process (the embedded bus) or split over services.
+ */
+import type { KernelOps, OpName } from './ops';
+
+/** The task context a call chain runs in: the pid of `current`, or null (kworker, shell). */
+export interface TaskCtx {
+  readonly current: number | null;
+}
+
+export type Subsystem = 'mm' | 'pmem' | 'dax' | 'dm' | 'xfs';
+
+export type Call = {
+  [K in OpName]: { readonly kind: 'call'; readonly op: K; readonly args: KernelOps[K]['args'] };
+}[OpName];
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'err' | 'emerg' | 'alert';
+
+/** A kernel log line (printk), attached to the hop that printed it. */
+export interface LogEffect {
+  readonly kind: 'log';
+  readonly subsys: Subsystem;
+  readonly level: LogLevel;
+  readonly text: string;
+}
+
+export type Effect = Call | LogEffect;
+
+export type Hop<R> = Generator<Effect, R, unknown>;
+
+/** Calls `op` in its subsystem and returns its result: `const rc = yield* invoke(...)`. */
+export function* invoke<K extends OpName>(op: K, args: KernelOps[K]['args']): Hop<KernelOps[K]['result']> {
+  const call = { kind: 'call', op, args } as Call;
+  return (yield call) as KernelOps[K]['result'];
+}
+
+export function* printk(subsys: Subsystem, level: LogLevel, text: string): Hop<void> {
+  yield { kind: 'log', subsys, level, text };
+}
+
+export function subsystemOf(op: OpName): Subsystem {
+  return op.slice(0, op.indexOf('.')) as Subsystem;
+}
+
+/**
+ * Thrown by memory_failure() when vm.memory_failure_recovery is 0: the machine stops, so the
+ * whole call chain ends here and nothing after it runs.
+ */
+export class KernelPanic extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelPanic';
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * mm-process state: tasks and their VMAs, page tables, the DAX entries of each file mapping
+ * (fs/dax.c), the folio association those entries create, PageHWPoison, and what the
+ * failure path reports (signals sent and action_result records).
+ */
+import type { Errno } from '../errno';
+import type { MfResult, SiCode, SignalName } from '../mf';
+import { PAGE_SHIFT, PG_PMD_NR } from '../units';
+import type { MappingId } from '../types';
+
+export interface Vma {
+  readonly start: bigint;
+  readonly pages: bigint;
+  /** File page of the first mapped page (vm_pgoff). */
+  readonly pgoff: bigint;
+  readonly mapping: MappingId;
+  readonly fs: string;
+  readonly ino: bigint;
+  readonly path: string;
+  readonly shared: boolean;
+  /** The mapping may use 2 MiB PMD entries. */
+  readonly pmd: boolean;
+}
+
+export interface Task {
+  readonly pid: number;
+  readonly comm: string;
+  /** prctl(PR_MCE_KILL): 'default' (no PF_MCE_PROCESS), 'early' or 'late'. */
+  readonly mceKill: 'default' | 'early' | 'late';
+  readonly capSysAdmin: boolean;
+  readonly vmas: Vma[];
+}
+
+/** A present page-table entry. `pfn` is null for page-cache or zero pages (not pmem). */
+export interface Pte {
+  readonly pfn: bigint | null;
+  readonly kind: 'dax' | 'zero' | 'pagecache';
+  readonly level: 'pte' | 'pmd';
+}
+
+/** A DAX entry in a mapping's xarray: a pfn entry (PTE or PMD) or the zero page. */
+export interface DaxEntry {
+  /** First index the entry covers (PMD entries are 512-aligned). */
+  readonly index: bigint;
+  readonly pfn: bigint | null;
+  readonly pmd: boolean;
+  readonly zero: boolean;
+}
+
+/** A folio's DAX association (6.15+): mapping + index, or shared (mapping null, share > 0). */
+export interface Folio {
+  readonly pfn: bigint;
+  order: 0 | 9;
+  mapping: MappingId | null;
+  index: bigint;
+  share: number;
+}
+
+export interface SignalRecord {
+  readonly pid: number;
+  readonly signo: SignalName;
+  readonly code: SiCode;
+  readonly addr: bigint | null;
+  readonly lsb: number | null;
+}
+
+export interface ActionResultRecord {
+  readonly pfn: bigint;
+  readonly type: string;
+  readonly result: MfResult;
+}
+
+export interface MmState {
+  readonly sysctl: { memoryFailureEarlyKill: 0 | 1; memoryFailureRecovery: 0 | 1 };
+  /** debugfs hwpoison filter enabled and excluding DAX pages. */
+  readonly hwpoisonFilter: boolean;
+  /** Tasks in creation order (for_each_process). */
+  readonly tasks: Task[];
+  /** pid → page-aligned user address → present entry. */
+  readonly pageTables: Map<number, Map<bigint, Pte>>;
+  /** mapping → index → entry (a PMD entry is stored at its aligned index only). */
+  readonly daxEntries: Map<MappingId, Map<bigint, DaxEntry>>;
+  /** head pfn → folio, for folios that ever got associated. */
+  readonly folios: Map<bigint, Folio>;
+  readonly hwpoison: Set<bigint>;
+  /** Set when a real (not MF_SW_SIMULATED) failure was seen: unpoison is refused after it. */
+  hwMemoryFailure: boolean;
+  numPoisonedPages: number;
+  readonly signals: SignalRecord[];
+  readonly actionResults: ActionResultRecord[];
+}
+
+export function createMmState(opts: {
+  sysctl: { memoryFailureEarlyKill: 0 | 1; memoryFailureRecovery: 0 | 1 };
+  hwpoisonFilter: boolean;
+}): MmState {
+  return {
+    sysctl: { ...opts.sysctl },
+    hwpoisonFilter: opts.hwpoisonFilter,
+    tasks: [],
+    pageTables: new Map(),
+    daxEntries: new Map(),
+    folios: new Map(),
+    hwpoison: new Set(),
+    hwMemoryFailure: false,
+    numPoisonedPages: 0,
+    signals: [],
+    actionResults: [],
+  };
+}
+
+export function findTask(mm: MmState, pid: number): Task | undefined {
+  return mm.tasks.find((t) => t.pid === pid);
+}
+
+export function findVma(task: Task, addr: bigint): Vma | undefined {
+  return task.vmas.find((v) => addr >= v.start && addr < v.start + (v.pages << PAGE_SHIFT));
+}
+
+/** linear_page_index(): the file page an address of this VMA maps. */
+export function vmaPgoff(vma: Vma, addr: bigint): bigint {
+  return vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT);
+}
+
+/** vma_address(): the user address of file page pgoff in this VMA, or null if outside it. */
+export function vmaAddress(vma: Vma, pgoff: bigint): bigint | null {
+  if (pgoff < vma.pgoff || pgoff >= vma.pgoff + vma.pages) return null;
+  return vma.start + ((pgoff - vma.pgoff) << PAGE_SHIFT);
+}
+
+export function pageAlign(addr: bigint): bigint {
+  return addr & ~((1n << PAGE_SHIFT) - 1n);
+}
+
+export function ptesOf(mm: MmState, pid: number): Map<bigint, Pte> {
+  let t = mm.pageTables.get(pid);
+  if (!t) {
+    t = new Map();
+    mm.pageTables.set(pid, t);
+  }
+  return t;
+}
+
+export function lookupPte(mm: MmState, pid: number, addr: bigint): Pte | undefined {
+  return mm.pageTables.get(pid)?.get(pageAlign(addr));
+}
+
+export function entriesOf(mm: MmState, mapping: MappingId): Map<bigint, DaxEntry> {
+  let e = mm.daxEntries.get(mapping);
+  if (!e) {
+    e = new Map();
+    mm.daxEntries.set(mapping, e);
+  }
+  return e;
+}
+
+/** The entry covering `index`: a PTE/zero entry at index, or a PMD entry at the aligned index. */
+export function lookupDaxEntry(mm: MmState, mapping: MappingId, index: bigint): DaxEntry | undefined {
+  const entries = mm.daxEntries.get(mapping);
+  if (!entries) return undefined;
+  const own = entries.get(index);
+  if (own) return own;
+  const pmd = entries.get(index & ~(PG_PMD_NR - 1n));
+  return pmd?.pmd ? pmd : undefined;
+}
+
+/** pfn_folio(): the folio holding pfn (a 2 MiB folio of a PMD entry, or its own page). */
+export function pfnFolio(mm: MmState, pfn: bigint): Folio {
+  const own = mm.folios.get(pfn);
+  if (own) return own;
+  const head = mm.folios.get(pfn & ~(PG_PMD_NR - 1n));
+  if (head && head.order === 9) return head;
+  const folio: Folio = { pfn, order: 0, mapping: null, index: 0n, share: 0 };
+  mm.folios.set(pfn, folio);
+  return folio;
+}
+
+/** Whether a process takes early kills (find_early_kill_thread() for a single-thread process). */
+export function taskIsEarlyKill(mm: MmState, task: Task): boolean {
+  if (task.mceKill === 'early') return true;
+  if (task.mceKill === 'late') return false;
+  return mm.sysctl.memoryFailureEarlyKill === 1;
+}
+
+export type FaultResult = { readonly ok: true } | { readonly ok: false; readonly vmFault: 'SIGBUS' | 'HWPOISON'; readonly errno: Errno };
