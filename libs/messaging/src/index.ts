@@ -6,5 +6,6 @@ export * from './kafka';
 export * from './kafka-health';
 export * from './kafka-runtime';
 export * from './logger';
+export * from './message-id';
 export * from './message-processor';
 export * from './publisher';

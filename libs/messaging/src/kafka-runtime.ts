@@ -11,12 +11,12 @@ import { errorMessage, MessagingLogger } from './logger';
 import { MessageProcessor, TopicHandlers } from './message-processor';
 import { EnvelopePublisher } from './publisher';
 
-export interface KafkaRuntimeOptions {
+export interface KafkaRuntimeOptions<TTx = unknown> {
   kafka: Kafka;
   /** service name: `source` of published envelopes and, with the prefix, the consumer group */
   service: string;
   topicPrefix: string;
-  idempotency: IdempotencyStore;
+  idempotency: IdempotencyStore<TTx>;
   logger: MessagingLogger;
   connectBackoff?: Backoff;
   now?: () => Date;
@@ -29,20 +29,20 @@ export interface KafkaRuntimeOptions {
  * so a broker that is down at boot makes `/health` report kafka down instead of crash-looping the
  * process. Once connected, kafkajs itself reconnects and redelivers.
  */
-export interface KafkaRuntimeStart {
-  handlers: TopicHandlers;
+export interface KafkaRuntimeStart<TTx = unknown> {
+  handlers: TopicHandlers<TTx>;
   /** topics this service publishes to (created at boot with their dead-letter twins) */
   produces: readonly Topic[];
 }
 
-export class KafkaRuntime {
+export class KafkaRuntime<TTx = unknown> {
   readonly publisher: EnvelopePublisher;
   readonly groupId: string;
   private readonly producer: Producer;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   private readonly health: KafkaHealth;
-  private processor: MessageProcessor | undefined;
+  private processor: MessageProcessor<TTx> | undefined;
   private produces: readonly Topic[] = [];
   private readonly abort = new AbortController();
   private connecting: Promise<void> | undefined;
@@ -50,7 +50,7 @@ export class KafkaRuntime {
   private producerConnected = false;
   private consumerJoined = false;
 
-  constructor(private readonly options: KafkaRuntimeOptions) {
+  constructor(private readonly options: KafkaRuntimeOptions<TTx>) {
     const { kafka, service, topicPrefix } = options;
     this.groupId = `${topicPrefix}${service}`;
     this.producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -73,7 +73,7 @@ export class KafkaRuntime {
   }
 
   /** Starts consuming with `handlers` (once per runtime); returns before Kafka is reached. */
-  start({ handlers, produces }: KafkaRuntimeStart): void {
+  start({ handlers, produces }: KafkaRuntimeStart<TTx>): void {
     if (this.processor) {
       throw new Error(`KafkaRuntime for ${this.groupId} was already started`);
     }

@@ -36,12 +36,12 @@ function message(value: string | null, offset = '7'): KafkaMessage {
 
 class MemoryIdempotencyStore implements IdempotencyStore {
   readonly seen = new Set<string>();
-  async runOnce<T>(key: IdempotencyKey, fn: () => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
+  async runOnce<T>(key: IdempotencyKey, fn: (tx: unknown) => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
     const id = `${key.consumer}/${key.topic}/${key.messageId}`;
     if (this.seen.has(id)) {
       return { duplicate: true };
     }
-    const result = await fn();
+    const result = await fn('tx');
     this.seen.add(id);
     return { duplicate: false, result };
   }
@@ -62,8 +62,9 @@ describe('MessageProcessor', () => {
       groupId: `${PREFIX}dax-core`,
       topicPrefix: PREFIX,
       handlers: {
-        [TOPIC]: async (received) => {
+        [TOPIC]: async (received, context) => {
           if (failHandler) throw failHandler;
+          assert.equal(context.tx, 'tx');
           handled.push(received);
         },
       },

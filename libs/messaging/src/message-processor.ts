@@ -6,7 +6,7 @@ import { DeadLetter, deadLetterFor } from './dead-letter';
 import { IdempotencyStore } from './idempotency';
 import { errorMessage, MessagingLogger } from './logger';
 
-export interface MessageContext {
+export interface MessageContext<TTx = unknown> {
   topic: Topic;
   partition: number;
   offset: string;
@@ -14,19 +14,24 @@ export interface MessageContext {
   key: string | null;
   /** consumer group handling the message */
   consumer: string;
+  /** the idempotency store's transaction: state written through it commits with the processed mark */
+  tx: TTx;
 }
 
-export type TopicHandler<T extends Topic> = (envelope: EnvelopeOf<T>, context: MessageContext) => Promise<void>;
-export type TopicHandlers = { [T in Topic]?: TopicHandler<T> };
+export type TopicHandler<T extends Topic, TTx = unknown> = (
+  envelope: EnvelopeOf<T>,
+  context: MessageContext<TTx>,
+) => Promise<void>;
+export type TopicHandlers<TTx = unknown> = { [T in Topic]?: TopicHandler<T, TTx> };
 
 export type ProcessOutcome = 'handled' | 'duplicate' | 'dead_lettered';
 
-export interface MessageProcessorOptions {
+export interface MessageProcessorOptions<TTx = unknown> {
   /** consumer group, already prefixed; also the idempotency `consumer` */
   groupId: string;
   topicPrefix: string;
-  handlers: TopicHandlers;
-  idempotency: IdempotencyStore;
+  handlers: TopicHandlers<TTx>;
+  idempotency: IdempotencyStore<TTx>;
   sendDeadLetter: (deadLetter: DeadLetter) => Promise<void>;
   logger: MessagingLogger;
 }
@@ -40,10 +45,10 @@ export interface MessageProcessorOptions {
  * infrastructure fault and rethrown, so kafkajs does not commit the offset and redelivers with
  * backoff; domain errors are results that handlers publish, never throws.
  */
-export class MessageProcessor {
+export class MessageProcessor<TTx = unknown> {
   private readonly topicsByName: Map<string, Topic>;
 
-  constructor(private readonly options: MessageProcessorOptions) {
+  constructor(private readonly options: MessageProcessorOptions<TTx>) {
     this.topicsByName = new Map(
       this.subscribedTopics().map((topic) => [topicName(options.topicPrefix, topic), topic] as const),
     );
@@ -63,7 +68,7 @@ export class MessageProcessor {
       await this.deadLetter(topic, partition, message, parsed.reason);
       return 'dead_lettered';
     }
-    const context: MessageContext = {
+    const context: Omit<MessageContext<TTx>, 'tx'> = {
       topic,
       partition,
       offset: message.offset,
@@ -73,11 +78,14 @@ export class MessageProcessor {
     return this.runHandler(parsed.envelope, context);
   }
 
-  private async runHandler<T extends Topic>(envelope: EnvelopeOf<T>, context: MessageContext): Promise<ProcessOutcome> {
-    const handler = this.options.handlers[context.topic] as TopicHandler<T>;
+  private async runHandler<T extends Topic>(
+    envelope: EnvelopeOf<T>,
+    context: Omit<MessageContext<TTx>, 'tx'>,
+  ): Promise<ProcessOutcome> {
+    const handler = this.options.handlers[context.topic] as TopicHandler<T, TTx>;
     const key = { consumer: context.consumer, messageId: envelope.id, topic: context.topic };
     try {
-      const { duplicate } = await this.options.idempotency.runOnce(key, () => handler(envelope, context));
+      const { duplicate } = await this.options.idempotency.runOnce(key, (tx) => handler(envelope, { ...context, tx }));
       if (duplicate) {
         this.options.logger.log(
           `messaging.duplicate_skipped topic=${context.topic} id=${envelope.id} failureId=${envelope.failureId}`,

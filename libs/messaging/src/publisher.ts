@@ -4,6 +4,8 @@ import { Producer } from 'kafkajs';
 
 import { Contracts, DataOf, EnvelopeOf, Topic, topicName } from '@mfsim/contracts';
 
+import { derivedMessageId } from './message-id';
+
 /** Where a message comes from: the envelope that caused it, or a fresh failure at the edge. */
 export type Cause = { id: string; failureId: string } | { id: null; failureId: string };
 
@@ -13,6 +15,11 @@ export interface PublishRequest<T extends Topic> {
   key: string;
   data: DataOf<T>;
   causedBy: Cause;
+  /**
+   * Tells apart several messages one cause sends to the same topic (e.g. one per file range), so
+   * each keeps a stable id of its own; see `derivedMessageId`.
+   */
+  discriminator?: string;
 }
 
 export interface EnvelopePublisherOptions {
@@ -21,6 +28,7 @@ export interface EnvelopePublisherOptions {
   /** service name written to `source` */
   source: string;
   now?: () => Date;
+  /** id of a message with no cause (a failure entering the stack) */
   newId?: () => string;
 }
 
@@ -42,10 +50,10 @@ export class EnvelopePublisher {
     this.newId = options.newId ?? randomUUID;
   }
 
-  async publish<T extends Topic>({ topic, key, data, causedBy }: PublishRequest<T>): Promise<EnvelopeOf<T>> {
+  async publish<T extends Topic>({ topic, key, data, causedBy, discriminator }: PublishRequest<T>): Promise<EnvelopeOf<T>> {
     const contract = Contracts[topic];
     const parsed = contract.envelope.safeParse({
-      id: this.newId(),
+      id: causedBy.id === null ? this.newId() : derivedMessageId(causedBy.id, topic, discriminator),
       type: contract.type,
       version: contract.version,
       failureId: causedBy.failureId,
