@@ -1,0 +1,84 @@
+/**
+ * Compares an outcome with a scenario's `expect` (scenario-format "Expectations and the
+ * outcome"): signals as a multiset, actionResults as an ordered list, everything else only
+ * for what `expect` lists. A field left out of an expected signal (addr, lsb) is not compared.
+ */
+import { hex } from '@mfsim/kernel-model';
+import type { Outcome, OutcomeSignal } from './outcome';
+import type { ExpectSpec, ExpectedSignal } from './scenario.types';
+
+export interface Mismatch {
+  path: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+function signalMatches(e: ExpectedSignal, a: OutcomeSignal): boolean {
+  if (e.pid !== a.pid || e.signo !== a.signo || e.code !== a.code) return false;
+  if (e.addr !== undefined && e.addr !== a.addr) return false;
+  if (e.lsb !== undefined && e.lsb !== a.lsb) return false;
+  return true;
+}
+
+export function signalToJson(s: { pid: number; signo: string; code: string; addr?: bigint | null; lsb?: number | null }): Record<string, unknown> {
+  return {
+    pid: s.pid,
+    signo: s.signo,
+    code: s.code,
+    ...(s.addr !== undefined && s.addr !== null ? { addr: hex(s.addr) } : {}),
+    ...(s.lsb !== undefined && s.lsb !== null ? { lsb: s.lsb } : {}),
+  };
+}
+
+function compareSignals(expected: ExpectedSignal[], actual: OutcomeSignal[], out: Mismatch[]): void {
+  const unmatched = [...actual];
+  expected.forEach((e, i) => {
+    const j = unmatched.findIndex((a) => signalMatches(e, a));
+    if (j >= 0) unmatched.splice(j, 1);
+    else out.push({ path: `signals[${i}]`, expected: signalToJson(e), actual: null });
+  });
+  for (const a of unmatched) out.push({ path: 'signals', expected: null, actual: signalToJson(a) });
+}
+
+export function compareOutcome(expect: ExpectSpec | undefined, o: Outcome): Mismatch[] {
+  const out: Mismatch[] = [];
+  if (!expect) return out;
+  for (const [id, e] of Object.entries(expect.injections ?? {})) {
+    const actual = o.injections[id]?.rc ?? null;
+    if (actual !== e.rc) out.push({ path: `injections.${id}.rc`, expected: e.rc, actual });
+  }
+  if (expect.signals) compareSignals(expect.signals, o.signals, out);
+  if (expect.actionResults) {
+    const n = Math.max(expect.actionResults.length, o.actionResults.length);
+    for (let i = 0; i < n; i++) {
+      const e = expect.actionResults[i];
+      const a = o.actionResults[i];
+      const ej = e ? { pfn: hex(e.pfn), type: e.type, result: e.result } : null;
+      const aj = a ? { pfn: hex(a.pfn), type: a.type, result: a.result } : null;
+      if (!e || !a || e.pfn !== a.pfn || e.type !== a.type || e.result !== a.result) out.push({ path: `actionResults[${i}]`, expected: ej, actual: aj });
+    }
+  }
+  for (const [name, e] of Object.entries(expect.filesystems ?? {})) {
+    const a = o.filesystems[name];
+    for (const [key, value] of Object.entries(e)) {
+      const actual = a ? (a as Record<string, unknown>)[key] : undefined;
+      if (actual !== value) out.push({ path: `filesystems.${name}.${key}`, expected: value, actual: actual ?? null });
+    }
+  }
+  for (const [name, e] of Object.entries(expect.devices ?? {})) {
+    const a = o.devices[name];
+    for (const [key, value] of Object.entries(e)) {
+      const actual = a ? (a as Record<string, unknown>)[key] : undefined;
+      if (actual !== value) out.push({ path: `devices.${name}.${key}`, expected: value, actual: actual ?? null });
+    }
+  }
+  (expect.pages ?? []).forEach((e, i) => {
+    const actual = o.pages.find((p) => p.pfn === e.pfn)?.hwpoison ?? false;
+    if (actual !== e.hwpoison) out.push({ path: `pages[${i}].hwpoison (pfn ${hex(e.pfn)})`, expected: e.hwpoison, actual });
+  });
+  (expect.ptes ?? []).forEach((e, i) => {
+    const actual = o.ptes.find((p) => p.pid === e.pid && p.addr === e.addr)?.present ?? false;
+    if (actual !== e.present) out.push({ path: `ptes[${i}].present (pid ${e.pid} ${hex(e.addr)})`, expected: e.present, actual });
+  });
+  return out;
+}

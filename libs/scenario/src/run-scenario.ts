@@ -1,0 +1,100 @@
+/**
+ * The embedded runner: boot the topology, run the injections in order (each after the
+ * previous one has completely finished propagating), collect the full outcome and compare
+ * it with `expect`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { runCall, type BusResult, type Kernel, type TraceCall, type TraceNode } from '@mfsim/kernel-model';
+import { compareOutcome, type Mismatch } from './compare';
+import { collectOutcome, type Incident, type InjectionRc, type Outcome } from './outcome';
+import type { InjectionSpec, Scenario } from './scenario.types';
+import { bootScenario } from './topology';
+
+export interface InjectionRun {
+  readonly injection: InjectionSpec;
+  readonly rc: InjectionRc;
+  /** null when the injection did not run (the kernel had panicked before it). */
+  readonly trace: TraceCall | null;
+  readonly incident: Incident;
+}
+
+export interface ScenarioRun {
+  readonly scenario: Scenario;
+  readonly outcome: Outcome;
+  readonly mismatches: Mismatch[];
+  readonly pass: boolean;
+  readonly setupTraces: TraceCall[];
+  readonly injections: InjectionRun[];
+  readonly kernel: Kernel;
+}
+
+export interface RunIds {
+  incidentId(): string;
+  traceId(): string;
+}
+
+export const randomRunIds: RunIds = {
+  incidentId: () => randomUUID(),
+  traceId: () => randomBytes(16).toString('hex'),
+};
+
+/** Sends one injection into the kernel as the call the scenario format names. */
+export function injectOnce(kernel: Kernel, inj: InjectionSpec): BusResult<unknown> {
+  switch (inj.kind) {
+    case 'madvise':
+      return runCall(kernel, 'mm.madviseInjectError', { pid: inj.pid, start: inj.addr, pages: BigInt(inj.pages) }, { current: inj.pid });
+    case 'corruptPfn':
+      return runCall(kernel, 'mm.hwpoisonInject', { pfn: inj.pfn }, { current: null });
+    case 'mce':
+      return runCall(kernel, 'mm.doMachineCheck', { pid: inj.pid, pfn: inj.pfn, ripv: inj.ripv }, { current: inj.pid });
+    case 'background':
+      return runCall(kernel, 'mm.ucDecodeNotifier', { pfn: inj.pfn }, { current: null });
+    case 'unbind':
+      if (kernel.dm.devices.has(inj.device)) return runCall(kernel, 'dm.dmRemove', { md: inj.device }, { current: inj.pid });
+      return runCall(kernel, 'pmem.ndPmemRemove', { disk: inj.device }, { current: inj.pid });
+    case 'access':
+      return runCall(kernel, 'mm.userAccess', { pid: inj.pid, addr: inj.addr }, { current: inj.pid });
+    default: {
+      const never: never = inj;
+      throw new Error(`unknown injection ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Every pfn memory_failure() was called for inside a trace. */
+export function memoryFailurePfns(node: TraceNode, into: Set<bigint>): Set<bigint> {
+  if (node.kind !== 'call') return into;
+  if (node.op === 'mm.memoryFailure') into.add((node.args as { pfn: bigint }).pfn);
+  for (const child of node.children) memoryFailurePfns(child, into);
+  return into;
+}
+
+function injectionPfn(inj: InjectionSpec): bigint | null {
+  return inj.kind === 'corruptPfn' || inj.kind === 'mce' || inj.kind === 'background' ? inj.pfn : null;
+}
+
+export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds): ScenarioRun {
+  const { kernel, setupTraces, mounts } = bootScenario(scenario);
+  const runs: InjectionRun[] = [];
+  const rcs: Record<string, { rc: InjectionRc }> = {};
+  const targeted = new Set<bigint>();
+  for (const inj of scenario.injections) {
+    const incident: Incident = { id: inj.id, incident: ids.incidentId(), traceId: ids.traceId(), status: 'not-run' };
+    const pfn = injectionPfn(inj);
+    if (kernel.panic) {
+      rcs[inj.id] = { rc: null };
+      runs.push({ injection: inj, rc: null, trace: null, incident });
+      continue;
+    }
+    if (pfn !== null) targeted.add(pfn);
+    const r = injectOnce(kernel, inj);
+    memoryFailurePfns(r.trace, targeted);
+    const rc: InjectionRc = r.panic ? 'PANIC' : (r.result as InjectionRc);
+    rcs[inj.id] = { rc };
+    incident.status = 'complete';
+    runs.push({ injection: inj, rc, trace: r.trace, incident });
+  }
+  const outcome = collectOutcome(scenario, kernel, mounts, rcs, targeted, runs.map((r) => r.incident));
+  const mismatches = compareOutcome(scenario.expect, outcome);
+  return { scenario, outcome, mismatches, pass: mismatches.length === 0, setupTraces, injections: runs, kernel };
+}

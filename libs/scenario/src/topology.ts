@@ -1,0 +1,205 @@
+/**
+ * Builds a kernel from a scenario's topology, the way the machine boots: pmem namespaces
+ * bind, dm tables load, filesystems mount in the order listed (recording what each mount
+ * decided), and the processes fault their pages in, as real faults with all their side
+ * effects.
+ */
+import {
+  createDaxState,
+  createDmState,
+  createMmState,
+  createPmemState,
+  createXfsState,
+  mappingId,
+  pmemCapacity,
+  runCall,
+  SECTOR_SIZE,
+  XFS_RMAP_ATTR_FORK,
+  XFS_RMAP_BMBT_BLOCK,
+  XFS_RMAP_OWN,
+  xfsRmapCompare,
+  PAGE_SHIFT,
+  type Bdev,
+  type Errno,
+  type Kernel,
+  type MappedDevice,
+  type TraceCall,
+  type XfsMount,
+  type XfsRmapIrec,
+} from '@mfsim/kernel-model';
+import type { FilesystemSpec, Scenario } from './scenario.types';
+
+export interface MountOutcome {
+  readonly mountError: Errno | null;
+}
+
+export interface BootedKernel {
+  readonly kernel: Kernel;
+  /** Traces of the set-up calls (dm tables, mounts, faults), in order. */
+  readonly setupTraces: TraceCall[];
+  readonly mounts: Map<string, MountOutcome>;
+}
+
+/** The block device a name refers to: a whole pmem disk, a partition, or a dm device. */
+export function resolveBdev(scenario: Scenario, name: string): Bdev {
+  for (const p of scenario.pmem) {
+    if (p.name === name) {
+      const capacity = p.size - p.pfnPad - p.dataOffset;
+      return { disk: p.name, diskKind: 'pmem', partition: null, partStart: 0n, nrSectors: capacity / SECTOR_SIZE };
+    }
+    const part = p.partitions.find((x) => x.name === name);
+    if (part) return { disk: p.name, diskKind: 'pmem', partition: part.name, partStart: part.start, nrSectors: part.sectors };
+  }
+  const md = scenario.dm.find((d) => d.name === name);
+  if (md) {
+    const sectors = md.table.reduce((end, t) => (t.begin + t.len > end ? t.begin + t.len : end), 0n);
+    return { disk: md.name, diskKind: 'dm', partition: null, partStart: 0n, nrSectors: sectors };
+  }
+  throw new Error(`unknown block device ${name}`);
+}
+
+function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRmapIrec[][] {
+  const perAg: XfsRmapIrec[][] = Array.from({ length: Number(agCount) }, () => []);
+  const add = (block: bigint, count: bigint, owner: bigint, offset: bigint, flags: number): void => {
+    const ag = perAg[Number(block / agBlocks)];
+    if (ag) ag.push({ startblock: block % agBlocks, blockcount: count, owner, offset, flags });
+  };
+  for (const m of fs.metadata) add(m.block, m.count, XFS_RMAP_OWN[m.owner], 0n, 0);
+  for (const c of fs.cowStaging) add(c.block, c.count, XFS_RMAP_OWN.OWN_COW, 0n, 0);
+  for (const f of fs.files) {
+    for (const e of f.extents) add(e.block, e.count, f.ino, e.offset, 0);
+    for (const a of f.attrBlocks) add(a.block, a.count, f.ino, 0n, XFS_RMAP_ATTR_FORK);
+    for (const b of f.bmbtBlocks) add(b.block, b.count, f.ino, 0n, XFS_RMAP_BMBT_BLOCK);
+  }
+  for (const ag of perAg) ag.sort(xfsRmapCompare);
+  return perAg;
+}
+
+function createMount(scenario: Scenario, fs: FilesystemSpec): XfsMount {
+  const data = resolveBdev(scenario, fs.device);
+  const blockSize = BigInt(fs.blockSize);
+  const deviceBlocks = (data.nrSectors * SECTOR_SIZE) / blockSize;
+  const agBlocks = fs.agBlocks;
+  const agCount = fs.agCount !== undefined ? BigInt(fs.agCount) : (deviceBlocks + agBlocks - 1n) / agBlocks;
+  const dblocks = fs.agCount !== undefined && BigInt(fs.agCount) * agBlocks < deviceBlocks ? BigInt(fs.agCount) * agBlocks : deviceBlocks;
+  const xfs = fs.type === 'xfs';
+  return {
+    name: fs.name,
+    type: fs.type,
+    blockSize,
+    agBlocks,
+    agCount,
+    dblocks,
+    rmapbt: xfs && fs.rmapbt,
+    reflink: xfs && fs.reflink,
+    daxMode: fs.dax,
+    data: { bdev: data, daxDev: null, daxPartOff: 0n },
+    log: fs.logDevice ? { bdev: resolveBdev(scenario, fs.logDevice), daxDev: null, daxPartOff: 0n } : null,
+    completesMount: fs.state === 'mounted',
+    sbBorn: false,
+    mountError: null,
+    daxAlways: false,
+    shutdown: 0,
+    frozenUser: fs.frozen === 'user',
+    frozenKernel: false,
+    inodes: new Map(
+      fs.files.map((f) => [
+        f.ino,
+        { ino: f.ino, path: f.path, kind: f.kind, cache: f.cache, daxFlag: f.daxFlag, extents: f.extents.map((e) => ({ ...e })) },
+      ]),
+    ),
+    rmap: xfs ? buildRmap(fs, agBlocks, agCount) : [],
+  };
+}
+
+/** Boots the topology and faults the declared pages in. */
+export function bootScenario(scenario: Scenario): BootedKernel {
+  const kernel: Kernel = {
+    pmem: createPmemState(),
+    dax: createDaxState(),
+    dm: createDmState(),
+    xfs: createXfsState(),
+    mm: createMmState({ sysctl: scenario.sysctl, hwpoisonFilter: scenario.hwpoisonFilter }),
+    panic: null,
+  };
+  const setupTraces: TraceCall[] = [];
+  const boot = { current: null };
+
+  for (const p of scenario.pmem) {
+    kernel.pmem.namespaces.set(p.name, {
+      name: p.name,
+      physAddr: p.physAddr,
+      size: p.size,
+      dataOffset: p.dataOffset,
+      pfnPad: p.pfnPad,
+      mode: p.mode,
+      badblocks: p.badblocks.map((b) => ({ ...b })),
+      bound: true,
+    });
+    const ns = kernel.pmem.namespaces.get(p.name);
+    if (ns && pmemCapacity(ns) <= 0n) throw new Error(`pmem ${p.name} has no capacity`);
+    setupTraces.push(runCall(kernel, 'dax.allocDax', { name: p.name, kind: 'pmem', daxCapable: p.mode === 'fsdax' }, boot).trace);
+  }
+
+  for (const d of scenario.dm) {
+    const md: MappedDevice = {
+      name: d.name,
+      mode: d.mode,
+      targets: d.table.map((t) => ({
+        begin: t.begin,
+        len: t.len,
+        type: t.type,
+        bdev: resolveBdev(scenario, t.device),
+        start: t.start,
+        componentDax: null,
+        componentPartOff: 0n,
+      })),
+      openers: new Set(),
+      removed: false,
+    };
+    kernel.dm.devices.set(d.name, md);
+    setupTraces.push(runCall(kernel, 'dm.dmCreate', { name: d.name }, boot).trace);
+  }
+
+  const mounts = new Map<string, MountOutcome>();
+  for (const fs of scenario.filesystems) {
+    kernel.xfs.mounts.set(fs.name, createMount(scenario, fs));
+    const r = runCall(kernel, 'xfs.xfsMount', { fs: fs.name }, boot);
+    setupTraces.push(r.trace);
+    mounts.set(fs.name, { mountError: r.result?.mountError ?? null });
+  }
+
+  for (const proc of scenario.processes) {
+    kernel.mm.tasks.push({
+      pid: proc.pid,
+      comm: proc.comm,
+      mceKill: proc.mceKill,
+      capSysAdmin: proc.capSysAdmin,
+      vmas: proc.mmaps.map((m) => {
+        const file = scenario.filesystems.find((f) => f.name === m.fs)?.files.find((f) => f.path === m.path);
+        if (!file) throw new Error(`mmap of unknown file ${m.fs}:${m.path}`);
+        return {
+          start: m.start,
+          pages: BigInt(m.pages),
+          pgoff: m.pgoff,
+          mapping: mappingId(m.fs, file.ino),
+          fs: m.fs,
+          ino: file.ino,
+          path: m.path,
+          shared: m.shared,
+          pmd: m.pmd,
+        };
+      }),
+    });
+  }
+  // Faults run as real faults: processes in order, mappings in order, pages ascending.
+  for (const proc of scenario.processes) {
+    for (const m of proc.mmaps) {
+      for (const page of m.faulted) {
+        const addr = m.start + (BigInt(page) << PAGE_SHIFT);
+        setupTraces.push(runCall(kernel, 'mm.handleMmFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);
+      }
+    }
+  }
+  return { kernel, setupTraces, mounts };
+}
