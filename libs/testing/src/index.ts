@@ -1,1 +1,6 @@
-export {};
+export * from './env';
+export * from './kafka-broker';
+export * from './postgres';
+export * from './processes';
+export * from './redis';
+export * from './topics';
