@@ -57,6 +57,8 @@ export class KafkaRuntime<TTx = unknown> {
     this.consumer = kafka.consumer({
       groupId: this.groupId,
       allowAutoTopicCreation: false,
+      // The fetch long-poll; disconnect waits for it, so this bounds how long shutdown takes.
+      maxWaitTimeInMs: 1000,
       // A handler throws only for transient faults: retry the message with backoff, and if that
       // is exhausted kafkajs restarts the consumer from the last committed offset.
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },
@@ -114,6 +116,7 @@ export class KafkaRuntime<TTx = unknown> {
     await this.producer.disconnect();
     await this.admin.disconnect();
     await this.health.close();
+    this.options.logger.log(`messaging.kafka.stopped group=${this.groupId}`);
   }
 
   private async connectUntilReady(): Promise<void> {

@@ -1,6 +1,8 @@
-import { Admin, Kafka, logLevel } from 'kafkajs';
+import { Admin, Kafka, logLevel, LogEntry } from 'kafkajs';
 
 import { ALL_TOPICS, DlqTopic, Topic, topicName } from '@mfsim/contracts';
+
+import { MessagingLogger } from './logger';
 
 // kafkajs prints a one-off notice about its v2 default partitioner; we use that default on purpose.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -10,6 +12,8 @@ export interface KafkaClientOptions {
   brokers: readonly string[];
   /** ms to open one TCP connection */
   connectionTimeoutMs?: number;
+  /** where kafkajs's own warnings and errors go, one line each; default: kafkajs's JSON lines */
+  logger?: MessagingLogger;
 }
 
 /**
@@ -17,8 +21,9 @@ export interface KafkaClientOptions {
  * the retry policy (KafkaRuntime backs off between whole connection attempts; the consumer has its
  * own retry settings for handler failures).
  */
-export function createKafka({ clientId, brokers, connectionTimeoutMs = 3000 }: KafkaClientOptions): Kafka {
+export function createKafka({ clientId, brokers, connectionTimeoutMs = 3000, logger }: KafkaClientOptions): Kafka {
   return new Kafka({
+    ...(logger ? { logCreator: () => (entry: LogEntry) => logKafkaJsEntry(logger, entry) } : {}),
     clientId,
     brokers: [...brokers],
     connectionTimeout: connectionTimeoutMs,
@@ -52,4 +57,17 @@ export async function ensureTopics(
     await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
   }
   return missing;
+}
+
+/** One line per kafkajs log entry, without its stack: the message plus broker and error if any. */
+function logKafkaJsEntry(logger: MessagingLogger, { namespace, level, log }: LogEntry): void {
+  const details = [log.broker ? `broker=${String(log.broker)}` : '', log.error ? `error=${String(log.error)}` : '']
+    .filter(Boolean)
+    .join(' ');
+  const line = `kafkajs.${namespace || 'client'}: ${log.message}${details ? ` (${details})` : ''}`;
+  if (level >= logLevel.WARN) {
+    logger.warn(line);
+  } else {
+    logger.error(line);
+  }
 }
