@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+
+import { Env } from './config/env';
+import { HealthController } from './health/health.controller';
+import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { DmModule } from './dm/dm.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(env: Env): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [InfrastructureModule.forRoot(env), DmModule],
+      controllers: [HealthController],
+    };
+  }
+}
