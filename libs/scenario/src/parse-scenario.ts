@@ -499,6 +499,13 @@ function claimDeviceName(
   devices.set(name, info);
 }
 
+/** Issues "must be page-aligned" unless `value` is a multiple of 4096; returns whether it is. */
+function checkPageAligned(r: Reader, path: string, value: bigint): boolean {
+  if (value % PAGE_SIZE === 0n) return true;
+  r.issue(path, `must be page-aligned (a multiple of 0x1000), got ${formatHex(value)}`);
+  return false;
+}
+
 function pmemCapacity(pmem: PmemDraft): bigint | undefined {
   const { size, dataOffset, pfnPad } = pmem;
   if (size === undefined || dataOffset === undefined || pfnPad === undefined) return undefined;
@@ -531,9 +538,7 @@ function readPmem(r: Reader, top: Fields, devices: Devices): PmemDraft[] {
     draft.mode = f.take('mode', { default: 'fsdax' as const }, r.oneOf(['fsdax', 'raw'] as const));
     for (const key of ['physAddr', 'dataOffset'] as const) {
       const v = draft[key];
-      if (v !== undefined && v % PAGE_SIZE !== 0n) {
-        r.issue(f.at(key), `must be page-aligned (a multiple of 4096), got ${formatHex(v)}`);
-      }
+      if (v !== undefined) checkPageAligned(r, f.at(key), v);
     }
     const { size, dataOffset, pfnPad } = draft;
     if (
@@ -584,10 +589,17 @@ function readPmem(r: Reader, top: Fields, devices: Devices): PmemDraft[] {
       }
       return { entry: p, name, start, sectors };
     });
-    checkDisjoint(r, draft.partitions, (part) =>
-      part.start === undefined || part.sectors === undefined
-        ? undefined
-        : { first: part.start, count: part.sectors, text: `${part.name ?? part.entry}` },
+    checkDisjoint(
+      draft.partitions,
+      (part) =>
+        part.start === undefined || part.sectors === undefined
+          ? undefined
+          : { first: part.start, count: part.sectors },
+      (part, earlier, first, last) =>
+        r.issue(
+          part.entry,
+          `${sectorText(first, last - first + 1n)} overlap ${earlier.name ?? earlier.entry} (${earlier.entry})`,
+        ),
     );
     return draft;
   });
@@ -609,30 +621,28 @@ function readPmem(r: Reader, top: Fields, devices: Devices): PmemDraft[] {
     }
   }
   checkDisjoint(
-    r,
     drafts,
     (pmem) =>
       pmem.physAddr === undefined || pmem.size === undefined
         ? undefined
-        : { first: pmem.physAddr, count: pmem.size, text: pmem.name ?? pmem.entry },
+        : { first: pmem.physAddr, count: pmem.size },
     (pmem, earlier, first, last) =>
       r.issue(
         keyPath(pmem.entry, 'physAddr'),
-        `physical range ${formatHex(first)}..${formatHex(last)} overlaps namespace ${earlier}`,
+        `physical range ${formatHex(first)}..${formatHex(last)} overlaps namespace ${earlier.name ?? earlier.entry}`,
       ),
   );
   return drafts;
 }
 
 /**
- * Reports each entry whose range overlaps an earlier entry's range (in file order). The default
- * report names the later entry with the overlapping sectors.
+ * Calls `report` for each item whose range overlaps an earlier item's range (in file order),
+ * with the first such earlier item and the overlap `first..last`.
  */
-function checkDisjoint<T extends { entry: string }>(
-  r: Reader,
+function checkDisjoint<T>(
   items: T[],
-  range: (item: T) => { first: bigint; count: bigint; text: string } | undefined,
-  report?: (item: T, earlierText: string, first: bigint, last: bigint) => void,
+  range: (item: T) => { first: bigint; count: bigint } | undefined,
+  report: (item: T, earlier: T, first: bigint, last: bigint) => void,
 ): void {
   items.forEach((item, index) => {
     const mine = range(item);
@@ -645,8 +655,7 @@ function checkDisjoint<T extends { entry: string }>(
       const endB = theirs.first + theirs.count;
       const end = endA < endB ? endA : endB;
       if (first >= end) continue;
-      if (report !== undefined) report(item, theirs.text, first, end - 1n);
-      else r.issue(item.entry, `${sectorText(first, end - first)} overlap ${theirs.text} (${earlier.entry})`);
+      report(item, earlier, first, end - 1n);
       return;
     }
   });
@@ -820,26 +829,15 @@ function readFile(r: Reader, value: unknown, entry: string): FileDraft {
 
   // Within one file, each file block has at most one extent.
   checkDisjoint(
-    r,
     draft.extents,
     (e) =>
-      e.offset === undefined || e.count === undefined
-        ? undefined
-        : { first: e.offset, count: e.count, text: '' },
-    (e, _text, first, last) => {
-      const earlier = draft.extents.find(
-        (x) =>
-          x !== e &&
-          x.offset !== undefined &&
-          x.count !== undefined &&
-          x.offset <= last &&
-          x.offset + x.count > first,
-      );
+      e.offset === undefined || e.count === undefined ? undefined : { first: e.offset, count: e.count },
+    (e, earlier, first, last) =>
       r.issue(
         keyPath(e.entry, 'offset'),
-        `file blocks ${first}..${last} are already mapped by ${earlier?.entry ?? 'an earlier extent'}; extents of one file must not overlap in file offset`,
-      );
-    },
+        `file blocks ${first}..${last} are already mapped by ${earlier.entry}; ` +
+          'extents of one file must not overlap in file offset',
+      ),
   );
   return draft;
 }
@@ -1198,8 +1196,7 @@ function checkMappingAddress(r: Reader, f: Fields, draft: MmapDraft): void {
   const { start, pages, pgoff } = draft;
   if (start !== undefined) {
     const end = pages === undefined ? undefined : start + BigInt(pages) * PAGE_SIZE;
-    if (start % PAGE_SIZE !== 0n) {
-      r.issue(f.at('start'), `must be page-aligned (a multiple of 0x1000), got ${formatHex(start)}`);
+    if (!checkPageAligned(r, f.at('start'), start)) {
       draft.start = undefined;
     } else if (end !== undefined && end > USER_SPACE_END) {
       r.issue(
@@ -1386,9 +1383,8 @@ function readInjection(
       const process = x.declared(f);
       const addr = f.take('addr', REQUIRED, x.address);
       const pages = f.take('pages', REQUIRED, r.count({ min: 1n, max: MAX_MMAP_PAGES }));
-      if (addr !== undefined && addr % PAGE_SIZE !== 0n) {
-        r.issue(f.at('addr'), `must be page-aligned (a multiple of 0x1000), got ${formatHex(addr)}`);
-      } else if (addr !== undefined && pages !== undefined && process !== undefined) {
+      const aligned = addr !== undefined && checkPageAligned(r, f.at('addr'), addr);
+      if (aligned && pages !== undefined && process !== undefined) {
         const end = addr + BigInt(pages) * PAGE_SIZE;
         const hole = firstUnmapped(process, addr, end);
         if (hole !== undefined) {
@@ -1576,10 +1572,9 @@ function readExpectedPte(r: Reader, value: unknown, path: string, known: Known):
   const process = readDeclaredPid(r, g, known.pids);
   const addr = g.take('addr', REQUIRED, r.integer({ size: true }));
   const present = g.take('present', REQUIRED, (v, p) => r.boolean(v, p));
-  if (addr !== undefined && addr % PAGE_SIZE !== 0n) {
-    r.issue(g.at('addr'), `must be page-aligned (a multiple of 0x1000), got ${formatHex(addr)}`);
-  } else if (
+  if (
     addr !== undefined &&
+    checkPageAligned(r, g.at('addr'), addr) &&
     process !== undefined &&
     firstUnmapped(process, addr, addr + 1n) !== undefined
   ) {
