@@ -15,13 +15,16 @@ function telemetryRequested(env: NodeJS.ProcessEnv): boolean {
 }
 
 function startSdk(env: NodeJS.ProcessEnv): NodeSDK {
-  // Required here, not imported at the top, so a disabled bootstrap loads nothing.
+  // Required here, not imported at the top, so a disabled bootstrap loads nothing; and required
+  // synchronously, because the instrumentations must hook require() before main.js runs.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { getNodeAutoInstrumentations } =
     require('@opentelemetry/auto-instrumentations-node') as typeof import('@opentelemetry/auto-instrumentations-node');
   const { OTLPTraceExporter } =
     require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
   const { PrismaInstrumentation } = require('@prisma/instrumentation') as typeof import('@prisma/instrumentation');
+  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const sdk = new NodeSDK({
     traceExporter: new OTLPTraceExporter(),
