@@ -38,7 +38,7 @@ const QUIET_OPS = new Set<OpName>(['pmem.getDevPagemap', 'pmem.pmemPfnHasBadbloc
 const HEX_ARGS = new Set(['pfn', 'addr', 'start', 'offset', 'len']);
 
 function formatArg(key: string, value: unknown): string {
-  if (key === 'mfFlags' && typeof value === 'number') return `flags=${mfFlagsToString(value)}`;
+  if (key === 'mfFlags' && typeof value === 'number') return `flags=${mfFlagsToString(value).replace(/MF_/g, '').replace(' (', '(')}`;
   if (typeof value === 'bigint') {
     if (key === 'len' && value === U64_MAX) return 'len=U64_MAX';
     return `${key}=${HEX_ARGS.has(key) ? hex(value) : value.toString()}`;
