@@ -7,7 +7,7 @@ import { runCall, type BusResult, type Kernel, type TraceNode } from './bus';
 import { createDaxState } from './dax/dax';
 import { createDmState, type MappedDevice } from './dm/dm';
 import type { KernelOps, OpName } from './ops';
-import { createMmState, type Task } from './mm/mm-state';
+import { createMmState, mmAddTask, type Task } from './mm/mm-state';
 import { createPmemState, pmemCapacity, type PmemNamespace } from './pmem/pmem';
 import { mappingId, type Bdev } from './types';
 import { PAGE_SHIFT, SECTOR_SIZE } from './units';
@@ -178,7 +178,7 @@ export function givenTask(k: Kernel, o: { pid: number; comm?: string; mceKill?: 
       pmd: m.pmd ?? false,
     })),
   };
-  k.mm.tasks.push(task);
+  mmAddTask(k.mm, task);
   for (const m of o.mmaps ?? []) for (const p of m.faulted ?? []) whenFault(k, o.pid, m.start + (p << PAGE_SHIFT));
   return task;
 }

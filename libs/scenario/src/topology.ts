@@ -11,6 +11,7 @@ import {
   createPmemState,
   createXfsState,
   mappingId,
+  mmAddTask,
   pmemCapacity,
   runCall,
   SECTOR_SIZE,
@@ -170,7 +171,7 @@ export function bootScenario(scenario: Scenario): BootedKernel {
   }
 
   for (const proc of scenario.processes) {
-    kernel.mm.tasks.push({
+    mmAddTask(kernel.mm, {
       pid: proc.pid,
       comm: proc.comm,
       mceKill: proc.mceKill,

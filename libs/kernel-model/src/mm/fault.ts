@@ -12,6 +12,7 @@ import {
   findTask,
   findVma,
   lookupDaxEntry,
+  mappingVmas,
   pageAlign,
   pfnFolio,
   ptesOf,
@@ -32,20 +33,17 @@ import {
  */
 export function* unmapMappingPages(mm: MmState, mapping: MappingId, start: bigint, nr: bigint): Hop<void> {
   let zapped = 0;
-  for (const task of mm.tasks) {
+  for (const { task, vma } of mappingVmas(mm, mapping)) {
     const ptes = mm.pageTables.get(task.pid);
     if (!ptes) continue;
-    for (const vma of task.vmas) {
-      if (vma.mapping !== mapping) continue;
-      const first = start > vma.pgoff ? start : vma.pgoff;
-      const end = start + nr < vma.pgoff + vma.pages ? start + nr : vma.pgoff + vma.pages;
-      for (let pgoff = first; pgoff < end; pgoff++) {
-        const addr = vmaAddress(vma, pgoff) as bigint;
-        const pte = ptes.get(addr);
-        if (!pte) continue;
-        if (pte.level === 'pmd') zapped += zapPmd(ptes, vma, addr);
-        else if (ptes.delete(addr)) zapped++;
-      }
+    const first = start > vma.pgoff ? start : vma.pgoff;
+    const end = start + nr < vma.pgoff + vma.pages ? start + nr : vma.pgoff + vma.pages;
+    for (let pgoff = first; pgoff < end; pgoff++) {
+      const addr = vmaAddress(vma, pgoff) as bigint;
+      const pte = ptes.get(addr);
+      if (!pte) continue;
+      if (pte.level === 'pmd') zapped += zapPmd(ptes, vma, addr);
+      else if (ptes.delete(addr)) zapped++;
     }
   }
   if (zapped > 0) yield* printk('mm', 'debug', `unmap_mapping_pages(${mapping}, ${start}, ${nr}): ${zapped} page(s) unmapped`);

@@ -13,6 +13,7 @@ import { unmapMappingPages } from './fault';
 import {
   lookupDaxEntry,
   lookupPte,
+  mappingVmas,
   pfnFolio,
   taskIsEarlyKill,
   vmaAddress,
@@ -121,16 +122,13 @@ function devPagemapMappingShift(mm: MmState, pid: number, addr: bigint): number 
  */
 function collectProcsFile(mm: MmState, folio: Folio, mapping: MappingId, ctx: TaskCtx): ToKill[] {
   const toKill: ToKill[] = [];
-  for (const task of mm.tasks) {
+  for (const { task, vma } of mappingVmas(mm, mapping)) {
     if (!taskEarlyKill(mm, task, ctx)) continue;
-    for (const vma of task.vmas) {
-      if (vma.mapping !== mapping) continue;
-      const addr = vmaAddress(vma, folio.index);
-      if (addr === null) continue;
-      const pte = lookupPte(mm, task.pid, addr);
-      if (!pte || pte.pfn !== folio.pfn) continue;
-      toKill.push({ task, addr, sizeShift: devPagemapMappingShift(mm, task.pid, addr) });
-    }
+    const addr = vmaAddress(vma, folio.index);
+    if (addr === null) continue;
+    const pte = lookupPte(mm, task.pid, addr);
+    if (!pte || pte.pfn !== folio.pfn) continue;
+    toKill.push({ task, addr, sizeShift: devPagemapMappingShift(mm, task.pid, addr) });
   }
   return toKill;
 }
@@ -142,16 +140,12 @@ function collectProcsFile(mm: MmState, folio: Folio, mapping: MappingId, ctx: Ta
  */
 function collectProcsFsdax(mm: MmState, mapping: MappingId, pgoff: bigint, preRemove: boolean, ctx: TaskCtx): ToKill[] {
   const toKill: ToKill[] = [];
-  for (const task of mm.tasks) {
+  for (const { task, vma } of mappingVmas(mm, mapping)) {
     if (!preRemove && !taskEarlyKill(mm, task, ctx)) continue;
-    for (const vma of task.vmas) {
-      if (vma.mapping !== mapping) continue;
-      const addr = vmaAddress(vma, pgoff);
-      if (addr === null) continue;
-      const sizeShift = devPagemapMappingShift(mm, task.pid, addr);
-      if (sizeShift === 0) continue;
-      toKill.push({ task, addr, sizeShift });
-    }
+    const addr = vmaAddress(vma, pgoff);
+    if (addr === null) continue;
+    const sizeShift = devPagemapMappingShift(mm, task.pid, addr);
+    if (sizeShift > 0) toKill.push({ task, addr, sizeShift });
   }
   return toKill;
 }

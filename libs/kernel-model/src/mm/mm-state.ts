@@ -74,8 +74,10 @@ export interface MmState {
   readonly sysctl: { memoryFailureEarlyKill: 0 | 1; memoryFailureRecovery: 0 | 1 };
   /** debugfs hwpoison filter enabled and excluding DAX pages. */
   readonly hwpoisonFilter: boolean;
-  /** Tasks in creation order (for_each_process). */
+  /** Tasks in creation order (for_each_process). Add them with `mmAddTask`. */
   readonly tasks: Task[];
+  /** mapping->i_mmap: every VMA of each file mapping, in task order then VMA order. */
+  readonly iMmap: Map<MappingId, { readonly task: Task; readonly vma: Vma }[]>;
   /** pid → page-aligned user address → present entry. */
   readonly pageTables: Map<number, Map<bigint, Pte>>;
   /** mapping → index → entry (a PMD entry is stored at its aligned index only). */
@@ -98,6 +100,7 @@ export function createMmState(opts: {
     sysctl: { ...opts.sysctl },
     hwpoisonFilter: opts.hwpoisonFilter,
     tasks: [],
+    iMmap: new Map(),
     pageTables: new Map(),
     daxEntries: new Map(),
     folios: new Map(),
@@ -107,6 +110,24 @@ export function createMmState(opts: {
     signals: [],
     actionResults: [],
   };
+}
+
+/** A new process with its file mappings (fork + mmap), entered in each mapping's i_mmap. */
+export function mmAddTask(mm: MmState, task: Task): void {
+  mm.tasks.push(task);
+  for (const vma of task.vmas) {
+    let list = mm.iMmap.get(vma.mapping);
+    if (!list) {
+      list = [];
+      mm.iMmap.set(vma.mapping, list);
+    }
+    list.push({ task, vma });
+  }
+}
+
+/** The VMAs of a mapping (vma_interval_tree over i_mmap), in task order. */
+export function mappingVmas(mm: MmState, mapping: MappingId): readonly { readonly task: Task; readonly vma: Vma }[] {
+  return mm.iMmap.get(mapping) ?? [];
 }
 
 export function findTask(mm: MmState, pid: number): Task | undefined {

@@ -55,10 +55,36 @@ export function xfsRmapCompare(a: XfsRmapIrec, b: XfsRmapIrec): number {
   return a.flags - b.flags;
 }
 
+/** The longest record of an AG, remembered per records array (it is only built at mount). */
+const longest = new WeakMap<readonly XfsRmapIrec[], { length: number; blockcount: bigint }>();
+
+function longestBlockcount(records: readonly XfsRmapIrec[]): bigint {
+  const hit = longest.get(records);
+  if (hit && hit.length === records.length) return hit.blockcount;
+  const blockcount = records.reduce((m, r) => (r.blockcount > m ? r.blockcount : m), 0n);
+  longest.set(records, { length: records.length, blockcount });
+  return blockcount;
+}
+
 /**
- * xfs_rmap_query_range() with overlapping semantics: every record of the AG that overlaps
- * [low, high] (AG blocks, inclusive), in key order.
+ * xfs_rmap_query_range() with overlapping semantics: every record of the AG (in key order)
+ * that overlaps [low, high] (AG blocks, inclusive). Like the btree's overlapped query it
+ * starts at the first record that could reach `low` instead of scanning the whole AG.
  */
 export function xfsRmapQueryRange(records: readonly XfsRmapIrec[], low: bigint, high: bigint): XfsRmapIrec[] {
-  return records.filter((r) => r.startblock <= high && r.startblock + r.blockcount - 1n >= low);
+  const from = low - longestBlockcount(records) + 1n;
+  let lo = 0;
+  let hi = records.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((records[mid] as XfsRmapIrec).startblock < from) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: XfsRmapIrec[] = [];
+  for (let i = lo; i < records.length; i++) {
+    const r = records[i] as XfsRmapIrec;
+    if (r.startblock > high) break;
+    if (r.startblock + r.blockcount - 1n >= low) out.push(r);
+  }
+  return out;
 }
