@@ -5,13 +5,25 @@
  *
  * Off unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: then nothing
  * is loaded or patched at all. Everything else comes from OTEL_* variables (OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*, OTEL_PROPAGATORS, …). Traces go out over OTLP/HTTP (JSON);
+ * defaulting to the services/<name> folder of the script; OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*,
+ * OTEL_PROPAGATORS, …). Traces go out over OTLP/HTTP (JSON);
  * metrics and logs only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them.
  */
 import type { NodeSDK } from '@opentelemetry/sdk-node';
 
 function telemetryRequested(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/**
+ * OTEL_SERVICE_NAME defaults to the service's folder name (docs/conventions.md), read from the
+ * script being started: `.../services/<name>/dist/main.js`.
+ */
+function defaultServiceName(env: NodeJS.ProcessEnv, script: string | undefined): void {
+  const folder = /[\\/]services[\\/]([^\\/]+)[\\/]dist[\\/]/.exec(script ?? '')?.[1];
+  if (!env.OTEL_SERVICE_NAME && folder) {
+    env.OTEL_SERVICE_NAME = folder;
+  }
 }
 
 function startSdk(env: NodeJS.ProcessEnv): NodeSDK {
@@ -75,5 +87,6 @@ function stopSdkOnSignals(sdk: NodeSDK): void {
 }
 
 if (telemetryRequested(process.env)) {
+  defaultServiceName(process.env, process.argv[1]);
   stopSdkOnSignals(startSdk(process.env));
 }
