@@ -3,4 +3,5 @@ export * from './kafka-broker';
 export * from './postgres';
 export * from './processes';
 export * from './redis';
+export * from './servers';
 export * from './topics';

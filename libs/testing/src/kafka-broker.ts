@@ -115,11 +115,24 @@ export function ensureKafkaJars(opts: { log?: (line: string) => void } = {}): st
 }
 
 function findJava(): string {
-  const fromHome = process.env['JAVA_HOME'] ? path.join(process.env['JAVA_HOME'], 'bin', 'java') : undefined;
-  if (fromHome && existsSync(fromHome)) return fromHome;
-  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (probe.error) throw new KafkaBrokerError('java not found: Kafka 4.x needs Java 17+ (set JAVA_HOME or put java on PATH)');
-  return 'java';
+  const candidates = [
+    ...(process.env['JAVA_HOME'] ? [path.join(process.env['JAVA_HOME'], 'bin', 'java')] : []),
+    ...(process.env['PATH'] ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'java')),
+  ];
+  const java = candidates.find((c) => existsSync(c));
+  if (!java) throw new KafkaBrokerError('java not found: Kafka 4.x needs Java 17+ (set JAVA_HOME or put java on PATH)');
+  return java;
+}
+
+/** Runs a command to completion without blocking the event loop; output goes to `logFile`. */
+function runLogged(cmd: string, args: string[], logFile: string, timeoutMs: number): Promise<number | string> {
+  return new Promise((resolve) => {
+    const out = openSync(logFile, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', out, out], timeout: timeoutMs });
+    closeSync(out);
+    child.once('error', (err) => resolve(err.message));
+    child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown'));
+  });
 }
 
 /** A random Kafka cluster id: 16 bytes, base64url, 22 chars, not starting with '-'. */
@@ -209,14 +222,11 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Prom
 
   // 1. Format the storage (a separate JVM: StorageTool calls System.exit).
   const clusterId = newClusterId();
-  const format = spawnSync(
-    java,
-    ['-Xmx128m', '-XX:TieredStopAtLevel=1', log4j, logsDirProp, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '--config', propsFile],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  writeFileSync(logFile, `$ kafka.tools.StorageTool format --cluster-id=${clusterId}\n${format.stdout ?? ''}${format.stderr ?? ''}\n`);
-  if (format.status !== 0) {
-    throw new KafkaBrokerError(`Kafka storage format failed (exit ${format.status ?? format.signal}). Log ${logFile}:\n${tailFile(logFile, 30)}`);
+  writeFileSync(logFile, `$ kafka.tools.StorageTool format --cluster-id=${clusterId}\n`);
+  const formatArgs = ['-Xmx128m', '-XX:TieredStopAtLevel=1', log4j, logsDirProp, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '--config', propsFile];
+  const formatExit = await runLogged(java, formatArgs, logFile, 60_000);
+  if (formatExit !== 0) {
+    throw new KafkaBrokerError(`Kafka storage format failed (exit ${formatExit}). Log ${logFile}:\n${tailFile(logFile, 30)}`);
   }
 
   // 2. Start the broker.
