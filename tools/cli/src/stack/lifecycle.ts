@@ -1,0 +1,280 @@
+/**
+ * `mfsim stack up` and `mfsim stack down`.
+ *
+ * up starts, in this order: Kafka (in the background, it is the slowest), PostgreSQL and Redis
+ * (only if they do not answer and are installed here), the mfsim database and its migrations, the
+ * topics, then the five services, and waits for every /health. Whatever it started is recorded in
+ * .mfsim/stack/state.json and the pid files as soon as it starts, so that down (or up's own
+ * rollback after a failure) stops exactly that.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+import {
+  assertPortsFree,
+  databaseName,
+  ensureDatabase,
+  isKafkaBrokerProcess,
+  isProcessAlive,
+  KafkaBrokerHandle,
+  kafkaVersion,
+  PortInUseError,
+  tailFile,
+  terminateProcess,
+} from '@mfsim/testing';
+
+import { ServiceConfig, StackConfig, StackError } from './config';
+import { adminUrl, ensurePostgres, ensureRedis, stopPostgres, stopRedis } from './infra';
+import { applyMigrations, createStackTopics, ensureJars, loadAllTopics, startStackKafka } from './kafka';
+import { startService, waitForHealthy } from './services';
+import { readPidFile, readState, removeFile, StackState, writePidFile, writeState } from './state';
+
+export type Say = (line: string) => void;
+
+/** "  kafka         " — component names padded for a readable column. */
+const label = (name: string) => name.padEnd(12);
+
+/** The pids in `state` that still run. */
+export function livePids(state: StackState): { name: string; pid: number }[] {
+  const out: { name: string; pid: number }[] = [];
+  for (const [name, rec] of Object.entries(state.services)) if (rec && isProcessAlive(rec.pid)) out.push({ name, pid: rec.pid });
+  if (state.kafka && isProcessAlive(state.kafka.pid)) out.push({ name: 'kafka', pid: state.kafka.pid });
+  if (state.redis && isProcessAlive(state.redis.pid)) out.push({ name: 'redis', pid: state.redis.pid });
+  return out;
+}
+
+/**
+ * The state to stop from: state.json, or, when it is missing, what the pid files say (an `up` that
+ * crashed before writing its state still leaves pid files).
+ */
+export function stateForDown(config: StackConfig): StackState | undefined {
+  const state = readState(config);
+  if (state) return state;
+  const recovered: StackState = { startedAt: 'unknown', services: {} };
+  let any = false;
+  const kafkaPid = readPidFile(config.kafka.pidFile);
+  if (kafkaPid !== undefined) {
+    recovered.kafka = { pid: kafkaPid, port: config.kafka.port, controllerPort: config.kafka.controllerPort, logFile: config.kafka.logFile, dataDir: config.kafka.dataDir };
+    any = true;
+  }
+  for (const s of config.services) {
+    const pid = readPidFile(s.pidFile);
+    if (pid !== undefined) {
+      recovered.services[s.name] = { pid, port: s.port, logFile: s.logFile, mainJs: s.mainJs };
+      any = true;
+    }
+  }
+  return any ? recovered : undefined;
+}
+
+/**
+ * Stops what `state` records, services first, then Kafka, then Redis/PostgreSQL if up started
+ * them; removes the pid files and the state file. Never touches anything else.
+ */
+export async function stopRecorded(config: StackConfig, state: StackState, say: Say): Promise<void> {
+  const services = config.services.filter((s) => state.services[s.name]).reverse();
+  await Promise.all(
+    services.map(async (s) => {
+      const rec = state.services[s.name]!;
+      const result = await terminateProcess(rec.pid, { graceMs: 10_000, expectInCommandLine: rec.mainJs });
+      say(`${label(s.name)} pid ${rec.pid}: ${describeStop(result)}`);
+      removeFile(s.pidFile);
+      delete state.services[s.name];
+      writeState(config, state);
+    }),
+  );
+  if (state.kafka) {
+    const rec = state.kafka;
+    const result = await terminateProcess(rec.pid, { graceMs: 20_000, expectInCommandLine: 'kafka.Kafka' });
+    say(`${label('kafka')} pid ${rec.pid}: ${describeStop(result)}`);
+    removeFile(config.kafka.pidFile);
+    delete state.kafka;
+    writeState(config, state);
+  }
+  if (state.redis?.startedByUs) {
+    say(`${label('redis')} ${await stopRedis(state.redis)}`);
+    delete state.redis;
+    writeState(config, state);
+  }
+  if (state.postgres?.startedByUs) {
+    say(`${label('postgres')} ${stopPostgres(state.postgres)}`);
+    delete state.postgres;
+  }
+  removeFile(config.stateFile);
+}
+
+function describeStop(result: Awaited<ReturnType<typeof terminateProcess>>): string {
+  switch (result) {
+    case 'exited':
+      return 'stopped';
+    case 'killed':
+      return 'killed (did not stop within the grace period)';
+    case 'not-running':
+      return 'was not running';
+    case 'not-ours':
+      return 'pid now belongs to another program; left alone';
+  }
+}
+
+export async function stackDown(config: StackConfig, say: Say): Promise<number> {
+  const state = stateForDown(config);
+  if (!state) {
+    say(`nothing to stop (no ${path.relative(process.cwd(), config.stateFile) || config.stateFile} and no pid files)`);
+    return 0;
+  }
+  await stopRecorded(config, state, say);
+  say('stack down; logs kept in .mfsim/stack/');
+  return 0;
+}
+
+export interface UpOptions {
+  /** Start the five services (default true; --no-services starts Kafka, PostgreSQL and Redis only). */
+  services: boolean;
+}
+
+export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): Promise<number> {
+  const t0 = Date.now();
+  const since = (t: number = t0) => `${((Date.now() - t) / 1000).toFixed(1)}s`;
+  const ready = (name: string, text: string) => say(`${label(name)} ready in ${since()}  ${text}`);
+
+  const previous = stateForDown(config);
+  if (previous) {
+    const alive = livePids(previous);
+    if (alive.length > 0) {
+      throw new StackError(`the stack is already up (${alive.map((a) => `${a.name} pid ${a.pid}`).join(', ')}): run \`mfsim stack down\` first`);
+    }
+    // Left by a run that died: nothing of it runs any more.
+    await stopRecorded(config, previous, () => undefined);
+  }
+
+  const wanted = opts.services ? config.services : [];
+  const built = wanted.filter((s) => existsSync(s.mainJs));
+  const notBuilt = wanted.filter((s) => !existsSync(s.mainJs));
+  try {
+    await assertPortsFree([
+      { port: config.kafka.port, what: 'Kafka' },
+      { port: config.kafka.controllerPort, what: 'Kafka controller' },
+      ...built.map((s) => ({ port: s.port, what: `${s.name} HTTP` })),
+    ]);
+  } catch (err) {
+    if (!(err instanceof PortInUseError)) throw err;
+    const hint = err.what === 'Kafka' ? 'MFSIM_KAFKA_PORT' : err.what === 'Kafka controller' ? 'MFSIM_KAFKA_CONTROLLER_PORT' : undefined;
+    throw new StackError(`${err.message}: stop what listens there${hint ? ` or set ${hint}` : ''} (is another stack up? \`mfsim stack status\`)`, 2);
+  }
+  ensureJars(say);
+  mkdirSync(config.stackDir, { recursive: true });
+
+  const state: StackState = { startedAt: new Date().toISOString(), databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, services: {} };
+  writeState(config, state);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  say(`${label('kafka')} starting Kafka ${kafkaVersion()} on 127.0.0.1:${config.kafka.port} (log .mfsim/stack/kafka.log)`);
+  const kafkaStart: Promise<KafkaBrokerHandle> = startStackKafka(config, abort.signal).then((h) => {
+    state.kafka = { pid: h.pid, port: h.port, controllerPort: h.controllerPort, logFile: h.logFile, dataDir: h.dataDir };
+    writePidFile(config.kafka.pidFile, h.pid);
+    writeState(config, state);
+    ready('kafka', `127.0.0.1:${h.port} pid ${h.pid}`);
+    return h;
+  });
+  kafkaStart.catch(() => undefined); // awaited below, or settled in the rollback
+
+  try {
+    const pg = await ensurePostgres(config);
+    if (pg.started) {
+      state.postgres = pg.started;
+      writeState(config, state);
+    }
+    ready('postgres', pg.line);
+    const redis = await ensureRedis(config);
+    if (redis.started) {
+      state.redis = redis.started;
+      writeState(config, state);
+    }
+    ready('redis', redis.line);
+
+    const dbName = databaseName(config.databaseUrl);
+    const created = await ensureDatabase(adminUrl(config), dbName);
+    say(`${label('database')} ${dbName}: ${created ? 'created' : 'exists'}`);
+    say(`${label('migrations')} ${await applyMigrations(config.databaseUrl)}`);
+
+    const kafka = await kafkaStart;
+    const topics = loadAllTopics();
+    if (topics) {
+      const named = topics.map((t) => ({ ...t, name: `${config.topicPrefix}${t.name}` }));
+      const [made, had] = await createStackTopics(kafka.brokers, named);
+      say(`${label('topics')} ${made} created, ${had} already there${config.topicPrefix ? ` (prefix "${config.topicPrefix}")` : ''}`);
+    } else {
+      say(`${label('topics')} skipped: @mfsim/contracts has no ALL_TOPICS yet`);
+    }
+
+    for (const s of notBuilt) say(`${label(s.name)} NOT STARTED: ${path.relative(config.root, s.mainJs)} is missing (run npm run build)`);
+    if (abort.signal.aborted) throw new StackError('interrupted');
+    await startServices(config, state, built, abort.signal, since, say);
+
+    say(
+      `stack up in ${since()}: Kafka 127.0.0.1:${config.kafka.port}, PostgreSQL, Redis, ` +
+        `${built.length} of ${wanted.length} service(s)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}. ` +
+        '`mfsim stack status` / `mfsim stack down`',
+    );
+    return 0;
+  } catch (err) {
+    abort.abort();
+    await kafkaStart.catch(() => undefined);
+    say('up failed: stopping what it started');
+    await stopRecorded(config, state, (line) => say(`  ${line}`));
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+async function startServices(config: StackConfig, state: StackState, services: ServiceConfig[], signal: AbortSignal, since: (t?: number) => string, say: Say): Promise<void> {
+  if (services.length === 0) return;
+  const startedAt = Date.now();
+  for (const s of services) {
+    const pid = startService(config, s);
+    state.services[s.name] = { pid, port: s.port, logFile: s.logFile, mainJs: s.mainJs };
+    writePidFile(s.pidFile, pid);
+    say(`${label(s.name)} started pid ${pid}, waiting for http://127.0.0.1:${s.port}/health`);
+  }
+  writeState(config, state);
+  const deadline = Date.now() + config.timeoutMs;
+  const outcomes = await Promise.all(
+    services.map(async (s) => {
+      const outcome = await waitForHealthy({
+        pid: state.services[s.name]!.pid,
+        port: s.port,
+        deadline,
+        startedAt,
+        signal,
+        onWaiting: (last) => say(`${label(s.name)} still waiting after ${since(startedAt)} (health: ${last})`),
+      });
+      if (outcome.ok) say(`${label(s.name)} ready in ${since()}  http://127.0.0.1:${s.port}/health 200`);
+      return { s, outcome };
+    }),
+  );
+  const failed = outcomes.filter((o) => !o.outcome.ok);
+  if (failed.length === 0) return;
+  for (const { s, outcome } of failed) {
+    const reason = outcome.ok ? '' : outcome.reason;
+    say(`${label(s.name)} FAILED: ${reason}. Last lines of ${path.relative(config.root, s.logFile)}:`);
+    for (const line of stripAnsi(tailFile(s.logFile, 25)).split('\n')) say(`  | ${line}`);
+  }
+  throw new StackError(`${failed.map((f) => f.s.name).join(', ')} did not become healthy`);
+}
+
+/** Log lines without terminal colour codes. */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+}
+
+/** Whether the recorded Kafka pid is still our broker (for status). */
+export function kafkaPid(config: StackConfig, state: StackState | undefined): number | undefined {
+  const pid = state?.kafka?.pid ?? readPidFile(config.kafka.pidFile);
+  return pid !== undefined && isKafkaBrokerProcess(pid) ? pid : undefined;
+}

@@ -1,0 +1,95 @@
+/** `mfsim stack status`: one row per component, with what answers on its port right now. */
+import { existsSync } from 'node:fs';
+
+import { isProcessAlive, probeKafka, probePostgres, probeRedis } from '@mfsim/testing';
+
+import { hostPort, isLocalHost, StackConfig } from './config';
+import { adminUrl, localPostgresPid } from './infra';
+import { kafkaPid } from './lifecycle';
+import { checkHealth } from './services';
+import { readPidFile, readState } from './state';
+
+export interface StatusRow {
+  component: string;
+  pid: string;
+  port: string;
+  health: string;
+  /** Counts against the exit code when not healthy. */
+  expected: boolean;
+  healthy: boolean;
+}
+
+/** Renders rows as an aligned text table. */
+export function formatTable(rows: StatusRow[]): string {
+  const header = ['COMPONENT', 'PID', 'PORT', 'HEALTH'];
+  const cells = rows.map((r) => [r.component, r.pid, r.port, r.health]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...cells.map(line)].join('\n');
+}
+
+export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
+  const state = readState(base);
+  // Look where `up` looked, whatever the environment says now.
+  const config: StackConfig = { ...base, databaseUrl: state?.databaseUrl ?? base.databaseUrl, redisUrl: state?.redisUrl ?? base.redisUrl };
+  const rows: StatusRow[] = [];
+
+  const kPid = kafkaPid(config, state);
+  const kPort = state?.kafka?.port ?? config.kafka.port;
+  const k = await probeKafka([`127.0.0.1:${kPort}`], 2_000);
+  rows.push({
+    component: 'kafka',
+    pid: kPid ? String(kPid) : '-',
+    port: String(kPort),
+    health: k.ok ? `ok (${k.detail})${kPid ? '' : ', not started by mfsim stack'}` : kPid ? `down: ${k.error}` : 'not running',
+    expected: true,
+    healthy: k.ok,
+  });
+
+  const pgUrl = adminUrl(config);
+  const pg = await probePostgres(pgUrl, 2_000);
+  const pgPid = pg.ok && isLocalHost(hostPort(pgUrl, 5432).host) ? localPostgresPid(state?.postgres?.version) : undefined;
+  rows.push({
+    component: 'postgres',
+    pid: pgPid ? String(pgPid) : '-',
+    port: String(hostPort(pgUrl, 5432).port),
+    health: pg.ok ? `ok (${pg.detail})${state?.postgres ? ', started by mfsim stack' : ''}` : `down: ${pg.error}`,
+    expected: true,
+    healthy: pg.ok,
+  });
+
+  const r = await probeRedis(config.redisUrl, 2_000);
+  rows.push({
+    component: 'redis',
+    pid: r.pid ? String(r.pid) : '-',
+    port: String(hostPort(config.redisUrl, 6379).port),
+    health: r.ok ? `ok (${r.detail})${state?.redis ? ', started by mfsim stack' : ''}` : `down: ${r.error}`,
+    expected: true,
+    healthy: r.ok,
+  });
+
+  await Promise.all(
+    config.services.map(async (s, i) => {
+      const pid = state?.services[s.name]?.pid ?? readPidFile(s.pidFile);
+      const alive = pid !== undefined && isProcessAlive(pid);
+      const built = existsSync(s.mainJs);
+      const h = await checkHealth(s.port, 2_000);
+      rows[3 + i] = {
+        component: s.name,
+        pid: alive ? String(pid) : '-',
+        port: String(s.port),
+        health: h.status !== undefined ? h.summary : !built ? 'not built' : alive ? h.summary : 'not running',
+        expected: built,
+        healthy: h.status === 200,
+      };
+    }),
+  );
+  return rows;
+}
+
+/** Prints the table; exit code 0 when every expected component is healthy, else 1. */
+export async function stackStatus(config: StackConfig, print: (text: string) => void): Promise<number> {
+  const rows = await collectStatus(config);
+  print(formatTable(rows));
+  return rows.every((r) => r.healthy || !r.expected) ? 0 : 1;
+}
