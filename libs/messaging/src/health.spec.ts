@@ -9,23 +9,19 @@ describe('runHealthChecks', () => {
     assert.deepEqual(report, { status: 'ok', service: 'dax-core', checks: { kafka: UP, redis: UP } });
   });
 
-  it('reports a down, a throwing and a hanging check as down, and the whole as error', async () => {
-    const report = await runHealthChecks(
-      'xfs-fs',
-      {
-        kafka: async () => down('kafka: broker gone'),
-        postgres: async () => {
-          throw new Error('ECONNREFUSED');
-        },
-        redis: () => new Promise(() => undefined),
+  it('reports a down and a throwing check as down, and the whole as error', async () => {
+    const report = await runHealthChecks('xfs-fs', {
+      kafka: async () => down('kafka: broker gone'),
+      postgres: async () => {
+        throw new Error('ECONNREFUSED');
       },
-      20,
-    );
+      redis: async () => UP,
+    });
     assert.equal(report.status, 'error');
     assert.deepEqual(report.checks, {
       kafka: { status: 'down', error: 'kafka: broker gone' },
       postgres: { status: 'down', error: 'postgres: ECONNREFUSED' },
-      redis: { status: 'down', error: 'redis: no answer within 20 ms' },
+      redis: UP,
     });
   });
 });
