@@ -147,6 +147,8 @@ export class KafkaRuntime<TTx = unknown> {
     const needed = [...new Set([...consumed, ...this.produces])];
     await this.admin.connect();
     await ensureTopics(this.admin, this.options.topicPrefix, [...needed, ...needed.map(dlqTopic)]);
+    // Only needed for that; health has an admin client of its own.
+    await this.admin.disconnect();
     await this.producer.connect();
     if (consumed.length === 0) {
       this.consumerJoined = true;
