@@ -20,13 +20,9 @@ ENV CI=true \
     npm_config_update_notifier=false
 WORKDIR /app
 COPY . .
-# Install without scripts, then run the dependencies' install scripts (`npm rebuild`) but not the
-# root `prepare` (tsc -b): code generation must come first, because generated sources such as the
-# Prisma client in libs/persistence are not committed. Every workspace that declares a
-# `generate` script gets it run; then the normal build; then dev dependencies go.
-RUN npm ci --ignore-scripts \
- && npm rebuild \
- && npm run generate --workspaces --if-present \
+# `npm ci` runs the root `prepare` (generate the Prisma client, then tsc -b); the explicit
+# `npm run build` after it is incremental, and keeps the image built if `prepare` ever changes.
+RUN npm ci \
  && npm run build \
  && npm prune --omit=dev --ignore-scripts
 
