@@ -6,7 +6,7 @@
  * Needs `npm run build` first: it starts services/<name>/dist/main.js.
  */
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -271,6 +271,25 @@ describe('stack of five services', { timeout: 240_000 }, () => {
       assert.deepEqual(rows, [{ consumer: `${topicPrefix}mm-process`, topic: Topics.MM_MEMORY_FAILURE }]);
     } finally {
       await db.end();
+    }
+  });
+});
+
+describe('service configuration', () => {
+  it('a bad setting stops each service with one line naming it and exit code 1', () => {
+    for (const name of SERVICES) {
+      const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
+        env: serviceEnv({ HTTP_PORT: 'seventy', KAFKA_BROKERS: '127.0.0.1', DATABASE_URL: 'mysql://db/x' }),
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(result.status, 1, `${name}: ${result.stderr}`);
+      assert.equal(result.stdout, '');
+      assert.equal(
+        result.stderr,
+        `${name}: invalid configuration: KAFKA_BROKERS.0: expected host:port; DATABASE_URL: expected a postgresql:// URL; ` +
+          'HTTP_PORT: Invalid input: expected number, received NaN\n',
+      );
     }
   });
 });

@@ -12,8 +12,10 @@ const envSchema = z.object({
     .default('127.0.0.1:19092')
     .transform(parseBrokers)
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).min(1, 'expected host:port[,host:port]')),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/mfsim'),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'expected a postgresql:// URL' })
+    .default('postgresql://postgres@127.0.0.1:5432/mfsim'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// URL' }).default('redis://127.0.0.1:6379'),
   MFSIM_TOPIC_PREFIX: z
     .string()
     .max(100)
