@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 // The lint rule for pure libs bans node:fs; this test reads the shared example files on purpose
 // (the parser itself stays pure and takes text).
-// eslint-disable-next-line no-restricted-imports
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
