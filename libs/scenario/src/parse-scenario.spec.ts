@@ -217,7 +217,7 @@ const BROKEN: BrokenCase[] = [
   { rule: 'pfn fits a 64-bit address', change: (d) => (d.injections[0] = { id: 'i1', corruptPfn: { pfn: '0x10000000000000' } }), path: 'injections[0].corruptPfn.pfn', message: /at most/ },
   // --- expect
   { rule: 'expected injection id exists', change: (d) => (d.expect.injections.i9 = { rc: 0 }), path: 'expect.injections.i9', message: /no injection has id 'i9'/ },
-  { rule: 'rc is 0 or an errno', change: (d) => (d.expect.injections.i1.rc = 'EWHAT'), path: 'expect.injections.i1.rc', message: /expected 0 or an errno name .*got "EWHAT"/ },
+  { rule: 'rc is 0 or an errno', change: (d) => (d.expect.injections.i1.rc = 'EWHAT'), path: 'expect.injections.i1.rc', message: /expected 0, an errno name .* or PANIC, got "EWHAT"/ },
   { rule: 'signal code valid', change: (d) => (d.expect.signals[0].code = 'BUS_MCEERR_XX'), path: 'expect.signals[0].code', message: /expected one of BUS_MCEERR_AR, BUS_MCEERR_AO, BUS_ADRERR, SI_KERNEL/ },
   { rule: 'signal signo valid', change: (d) => (d.expect.signals[0].signo = 'SIGSEGV'), path: 'expect.signals[0].signo', message: /expected one of SIGBUS, SIGKILL/ },
   { rule: 'lsb only on BUS_MCEERR_*', change: (d) => (d.expect.signals[0].code = 'BUS_ADRERR'), path: 'expect.signals[0].lsb', message: /only on BUS_MCEERR_AR and BUS_MCEERR_AO signals, not on BUS_ADRERR/ },

@@ -21,6 +21,7 @@ import type {
   ErrnoName,
   ExpectedSignal,
   ExpectSpec,
+  ExpectedRc,
   ExtentSpec,
   FileSpec,
   FilesystemSpec,
@@ -29,7 +30,6 @@ import type {
   MmapSpec,
   PmemSpec,
   ProcessSpec,
-  Rc,
   Scenario,
   ScenarioIssue,
   ShutdownName,
@@ -273,11 +273,13 @@ class Reader {
     };
   }
 
-  rc(value: unknown, path: string): Rc | undefined {
+  /** An injection's expected result: 0, an errno name, or PANIC (vm.memory_failure_recovery = 0). */
+  rc(value: unknown, path: string): ExpectedRc | undefined {
     if (value === 0n || value === 0 || value === '0') return 0;
+    if (value === 'PANIC') return 'PANIC';
     const errno = this.errnoName(value);
     if (errno !== undefined) return errno;
-    this.issue(path, `expected 0 or an errno name (${ERRNO_NAMES.join(', ')}), got ${describeValue(value)}`);
+    this.issue(path, `expected 0, an errno name (${ERRNO_NAMES.join(', ')}) or PANIC, got ${describeValue(value)}`);
     return undefined;
   }
 

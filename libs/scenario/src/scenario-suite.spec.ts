@@ -56,7 +56,7 @@ describe('invalid scenario files are rejected naming the field', () => {
       assert.equal(parsed.ok, false, 'the file was accepted');
       if (!parsed.ok && promised) {
         assert.ok(
-          parsed.issues.some((i) => i.path === promised),
+          parsed.issues.some((i) => i.path === promised || i.path.startsWith(`${promised}[`) || i.path.startsWith(`${promised}.`)),
           `expected an issue at ${promised}, got: ${parsed.issues.map((i) => i.path).join(', ')}`,
         );
       }

@@ -22,6 +22,9 @@ export type ErrnoName =
 /** `0` for success, otherwise an errno name. `EFSCORRUPTED` in a file is read as `EUCLEAN`. */
 export type Rc = 0 | ErrnoName;
 
+/** What `expect.injections.<id>.rc` may say: an Rc, or PANIC when memory_failure() panicked. */
+export type ExpectedRc = Rc | 'PANIC';
+
 export interface Scenario {
   name: string;
   description: string;
@@ -179,7 +182,7 @@ export interface ExpectedSignal {
 
 /** Each field is optional: `expect` lists only what must hold. */
 export interface ExpectSpec {
-  injections?: Record<string, { rc: Rc }>;
+  injections?: Record<string, { rc: ExpectedRc }>;
   signals?: ExpectedSignal[];
   actionResults?: { pfn: bigint; type: string; result: MfResultName }[];
   filesystems?: Record<
