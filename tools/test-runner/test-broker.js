@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A Kafka broker for tests, from the shell (libs/testing/dist/kafka-broker.js; run `npm run build` first).
 //
-//   node tools/test-runner/test-broker.js hold [--env-file FILE] [--port P --controller-port C]
+//   node tools/test-runner/test-broker.js hold [--env-out FILE] [--port P --controller-port C]
 //       Fetches the jars if needed, starts a broker on free ports (20000-32000, away from the
 //       stack's 19092/19093) and stays in the foreground until SIGINT/SIGTERM, then stops it.
 //       Once the broker is ready, FILE gets `export MFSIM_TEST_KAFKA_BROKERS=...` (for `source`).
@@ -35,7 +35,7 @@ function rssMb(pid) {
 }
 
 async function hold(args) {
-  const envFile = option(args, '--env-file');
+  const envFile = option(args, '--env-out');
   const port = option(args, '--port');
   const controllerPort = option(args, '--controller-port');
   broker.ensureKafkaJars({ log: say });
@@ -133,7 +133,7 @@ async function measure(args) {
 const [command, ...rest] = process.argv.slice(2);
 const commands = { hold, measure };
 if (!commands[command]) {
-  process.stderr.write('usage: test-broker.js hold [--env-file FILE] [--port P --controller-port C] | measure [--runs N] [--heap-mb M] [--no-fast-start]\n');
+  process.stderr.write('usage: test-broker.js hold [--env-out FILE] [--port P --controller-port C] | measure [--runs N] [--heap-mb M] [--no-fast-start]\n');
   process.exit(2);
 }
 commands[command](rest).catch((err) => {
