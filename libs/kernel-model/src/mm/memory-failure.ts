@@ -179,7 +179,9 @@ function* killProcs(mm: MmState, toKill: ToKill[], forcekill: boolean, pfn: bigi
 function* killProc(mm: MmState, tk: ToKill, pfn: bigint, mfFlags: number, ctx: TaskCtx): Hop<void> {
   yield* printk('mm', 'err', `Memory failure: ${hex(pfn)}: Sending SIGBUS to ${tk.task.comm}:${tk.task.pid} due to hardware memory corruption`);
   const ar = hasFlag(mfFlags, MF.MF_ACTION_REQUIRED) && tk.task.pid === ctx.current;
-  mm.signals.push({ pid: tk.task.pid, signo: 'SIGBUS', code: ar ? 'BUS_MCEERR_AR' : 'BUS_MCEERR_AO', addr: tk.addr, lsb: tk.sizeShift });
+  const code = ar ? 'BUS_MCEERR_AR' : 'BUS_MCEERR_AO';
+  mm.signals.push({ pid: tk.task.pid, signo: 'SIGBUS', code, addr: tk.addr, lsb: tk.sizeShift });
+  yield* printk('mm', 'debug', `→ SIGBUS ${code} si_addr=${hex(tk.addr)} si_addr_lsb=${tk.sizeShift} to ${tk.task.comm}:${tk.task.pid}${ar ? ' (forced)' : ''}`);
 }
 
 /**
