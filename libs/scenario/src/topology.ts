@@ -170,7 +170,9 @@ export function bootScenario(scenario: Scenario): BootedKernel {
     mounts.set(fs.name, { mountError: r.result?.mountError ?? null });
   }
 
-  for (const proc of scenario.processes) {
+  // for_each_process() walks tasks in creation order, which is pid order on a real system
+  // (kernel-semantics §9: "processes in pid order within an owner").
+  for (const proc of [...scenario.processes].sort((a, b) => a.pid - b.pid)) {
     mmAddTask(kernel.mm, {
       pid: proc.pid,
       comm: proc.comm,
