@@ -173,6 +173,7 @@ async function main() {
         Object.assign(env, s.env);
       } catch (err) {
         ready = false;
+        if (interrupted) return 1; // the signal handler reports and exits
         process.stderr.write(`[test-runner] could not start Kafka for the integration tests:\n${err && err.message ? err.message : err}\n`);
         results.push({ label: 'integration', code: 1, counts: { tests: intFiles.length, fail: intFiles.length } });
       }
@@ -187,6 +188,7 @@ async function main() {
   }
 
   await runCleanup();
+  if (interrupted) return 1;
 
   const total = { pass: 0, fail: 0, skipped: 0 };
   let failed = false;
