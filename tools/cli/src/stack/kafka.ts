@@ -14,7 +14,8 @@ export function ensureJars(say: (line: string) => void): void {
   try {
     ensureKafkaJars();
   } catch (err) {
-    throw new StackError(`${(err as Error).message}; run deploy/kafka/fetch.sh`);
+    // The message names deploy/kafka/fetch.sh and why it failed (e.g. no mvn).
+    throw new StackError((err as Error).message);
   }
 }
 
