@@ -38,6 +38,7 @@ const TYPE = {
   contracts: 'type:contracts', // libs/contracts: wire schemas (zod)
   dataAccess: 'type:data-access', // libs/persistence: Prisma + Redis
   infra: 'type:infra', // libs/messaging, libs/telemetry
+  serviceKit: 'type:service-kit', // libs/service-kit: env, infrastructure module, /health, bootstrap of every service
   testing: 'type:testing', // libs/testing
   app: 'type:app', // services/*
   tool: 'type:tool', // tools/cli
@@ -108,8 +109,13 @@ const depConstraints = [
     ],
   },
   {
+    // What every service shares (Nest wiring of Kafka, Prisma, Redis); only services use it.
+    sourceTag: TYPE.serviceKit,
+    onlyDependOnLibsWithTags: [TYPE.contracts, TYPE.infra, TYPE.dataAccess],
+  },
+  {
     sourceTag: TYPE.app,
-    onlyDependOnLibsWithTags: [TYPE.domain, TYPE.contracts, TYPE.dataAccess, TYPE.infra],
+    onlyDependOnLibsWithTags: [TYPE.domain, TYPE.contracts, TYPE.dataAccess, TYPE.infra, TYPE.serviceKit],
   },
   {
     // The CLI may use every library, but never a service's code (it talks to services over Kafka/HTTP).

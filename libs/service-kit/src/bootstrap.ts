@@ -1,0 +1,44 @@
+import 'reflect-metadata';
+
+import { DynamicModule, INestApplication, Module, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+
+import { loadServiceEnvOrExit, ServiceEnv } from './env';
+import { HealthController } from './health.controller';
+import { InfrastructureModule } from './infrastructure.module';
+import { ServiceIdentity } from './service';
+
+export interface ServiceBootstrapOptions extends ServiceIdentity {
+  /** The service's own Nest module (handlers, services); it injects the tokens InfrastructureModule exports. */
+  feature: Type<unknown>;
+}
+
+/** A service's root module: the shared infrastructure, its feature module and GET /health. */
+@Module({})
+export class ServiceAppModule {
+  static forRoot(env: ServiceEnv, options: Pick<ServiceBootstrapOptions, 'service' | 'feature'>): DynamicModule {
+    return {
+      module: ServiceAppModule,
+      imports: [InfrastructureModule.forRoot(env, options.service), options.feature],
+      controllers: [HealthController],
+    };
+  }
+}
+
+/**
+ * A service's whole `main`: reads the env (one line and exit 1 when a setting is bad), creates the
+ * Nest app with shutdown hooks and listens on HTTP_PORT. Any failure to start prints
+ * `<service>: failed to start: <reason>` and exits 1, so the returned promise never rejects.
+ */
+export async function bootstrapService(options: ServiceBootstrapOptions): Promise<INestApplication> {
+  try {
+    const env = loadServiceEnvOrExit(options);
+    const app = await NestFactory.create(ServiceAppModule.forRoot(env, options));
+    app.enableShutdownHooks();
+    await app.listen(env.HTTP_PORT);
+    return app;
+  } catch (error: unknown) {
+    console.error(`${options.service}: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
