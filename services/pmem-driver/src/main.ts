@@ -1,18 +1,5 @@
-import 'reflect-metadata';
+import { bootstrapService } from '@mfsim/service-kit';
 
-import { NestFactory } from '@nestjs/core';
+import { PmemModule } from './pmem/pmem.module';
 
-import { AppModule } from './app.module';
-import { loadEnvOrExit, SERVICE_NAME } from './config/env';
-
-async function bootstrap(): Promise<void> {
-  const env = loadEnvOrExit();
-  const app = await NestFactory.create(AppModule.forRoot(env));
-  app.enableShutdownHooks();
-  await app.listen(env.HTTP_PORT);
-}
-
-bootstrap().catch((error: unknown) => {
-  console.error(`${SERVICE_NAME}: failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+void bootstrapService({ service: 'pmem-driver', defaultHttpPort: 7101, feature: PmemModule });

@@ -1,8 +1,8 @@
 import { Module, OnApplicationBootstrap } from '@nestjs/common';
 
 import { Topics } from '@mfsim/contracts';
+import { ServiceKafkaRuntime } from '@mfsim/service-kit';
 
-import { ServiceKafkaRuntime } from '../infrastructure/infrastructure.module';
 import { DaxKillProcsHandler } from './dax-kill-procs.handler';
 import { MemoryFailureHandler } from './memory-failure.handler';
 import { MmService } from './mm.service';

@@ -1,8 +1,8 @@
 import { Module, OnApplicationBootstrap } from '@nestjs/common';
 
 import { Topics } from '@mfsim/contracts';
+import { ServiceKafkaRuntime } from '@mfsim/service-kit';
 
-import { ServiceKafkaRuntime } from '../infrastructure/infrastructure.module';
 import { PgmapMemoryFailureHandler } from './pgmap-memory-failure.handler';
 import { PmemService } from './pmem.service';
 import { UnbindHandler } from './unbind.handler';
