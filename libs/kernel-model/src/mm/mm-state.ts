@@ -115,14 +115,7 @@ export function createMmState(opts: {
 /** A new process with its file mappings (fork + mmap), entered in each mapping's i_mmap. */
 export function mmAddTask(mm: MmState, task: Task): void {
   mm.tasks.push(task);
-  for (const vma of task.vmas) {
-    let list = mm.iMmap.get(vma.mapping);
-    if (!list) {
-      list = [];
-      mm.iMmap.set(vma.mapping, list);
-    }
-    list.push({ task, vma });
-  }
+  for (const vma of task.vmas) getOrCreate(mm.iMmap, vma.mapping, () => []).push({ task, vma });
 }
 
 /** The VMAs of a mapping (vma_interval_tree over i_mmap), in task order. */
@@ -153,26 +146,27 @@ export function pageAlign(addr: bigint): bigint {
   return addr & ~((1n << PAGE_SHIFT) - 1n);
 }
 
-export function ptesOf(mm: MmState, pid: number): Map<bigint, Pte> {
-  let t = mm.pageTables.get(pid);
-  if (!t) {
-    t = new Map();
-    mm.pageTables.set(pid, t);
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
   }
-  return t;
+  return value;
+}
+
+/** A task's page table. */
+export function ptesOf(mm: MmState, pid: number): Map<bigint, Pte> {
+  return getOrCreate(mm.pageTables, pid, () => new Map());
 }
 
 export function lookupPte(mm: MmState, pid: number, addr: bigint): Pte | undefined {
   return mm.pageTables.get(pid)?.get(pageAlign(addr));
 }
 
+/** A mapping's DAX entries (its xarray). */
 export function entriesOf(mm: MmState, mapping: MappingId): Map<bigint, DaxEntry> {
-  let e = mm.daxEntries.get(mapping);
-  if (!e) {
-    e = new Map();
-    mm.daxEntries.set(mapping, e);
-  }
-  return e;
+  return getOrCreate(mm.daxEntries, mapping, () => new Map());
 }
 
 /** The entry covering `index`: a PTE/zero entry at index, or a PMD entry at the aligned index. */
