@@ -143,6 +143,34 @@ function newClusterId(): string {
   }
 }
 
+/**
+ * The settings of every single-node test broker, besides its listeners and data dir: this JVM
+ * broker's server.properties and the container broker's KAFKA_* variables (test-containers.ts).
+ */
+export const SINGLE_NODE_BROKER_SETTINGS: Readonly<Record<string, string>> = {
+  // One node: every internal topic must have replication factor 1.
+  'num.partitions': '1',
+  'default.replication.factor': '1',
+  'min.insync.replicas': '1',
+  'offsets.topic.replication.factor': '1',
+  'offsets.topic.num.partitions': '1',
+  'transaction.state.log.replication.factor': '1',
+  'transaction.state.log.min.isr': '1',
+  'transaction.state.log.num.partitions': '1',
+  'share.coordinator.state.topic.replication.factor': '1',
+  'share.coordinator.state.topic.min.isr': '1',
+  'share.coordinator.state.topic.num.partitions': '1',
+  // Tests and the stack join groups right away; topics are created on purpose only.
+  'group.initial.rebalance.delay.ms': '0',
+  'auto.create.topics.enable': 'false',
+  'delete.topic.enable': 'true',
+  // 2 cores: fewer threads than the defaults (3 network, 8 io).
+  'num.network.threads': '2',
+  'num.io.threads': '4',
+  'background.threads': '4',
+  'num.recovery.threads.per.data.dir': '1',
+};
+
 function serverProperties(p: { port: number; controllerPort: number; logDirs: string }): string {
   return [
     '# Written by libs/testing/src/kafka-broker.ts: single-node KRaft, broker+controller.',
@@ -155,27 +183,7 @@ function serverProperties(p: { port: number; controllerPort: number; logDirs: st
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${p.logDirs}`,
-    // One node: every internal topic must have replication factor 1.
-    'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
-    'share.coordinator.state.topic.num.partitions=1',
-    // Tests and the stack join groups right away; topics are created on purpose only.
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=false',
-    'delete.topic.enable=true',
-    // 2 cores: fewer threads than the defaults (3 network, 8 io).
-    'num.network.threads=2',
-    'num.io.threads=4',
-    'background.threads=4',
-    'num.recovery.threads.per.data.dir=1',
+    ...Object.entries(SINGLE_NODE_BROKER_SETTINGS).map(([key, value]) => `${key}=${value}`),
     '',
   ].join('\n');
 }
@@ -276,7 +284,7 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Prom
 
   const brokers = [`127.0.0.1:${port}`];
   try {
-    await waitUntilReady({ brokers, port, timeoutMs: opts.readyTimeoutMs ?? 90_000, hasExited: () => exitCode, signal: opts.signal });
+    await waitUntilReady({ host: '127.0.0.1', port, timeoutMs: opts.readyTimeoutMs ?? 90_000, hasExited: () => exitCode, signal: opts.signal });
   } catch (err) {
     await shutdown(false).catch(() => undefined);
     // The data dir (with its logs) is kept for a look.
@@ -297,8 +305,22 @@ async function choosePorts(opts: StartKafkaBrokerOptions): Promise<{ port: numbe
   return { port: port!, controllerPort: opts.controllerPort ?? controllerPort! };
 }
 
+/**
+ * Waits until the broker at host:port answers describeCluster and has a group coordinator (the
+ * same readiness as startKafkaBroker's). `hasExited` returns an exit code once the broker is gone.
+ */
+export function waitForKafkaReady(p: {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  hasExited?: () => number | string | undefined;
+  signal?: AbortSignal;
+}): Promise<void> {
+  return waitUntilReady({ ...p, hasExited: p.hasExited ?? (() => undefined), signal: p.signal });
+}
+
 async function waitUntilReady(p: {
-  brokers: string[];
+  host: string;
   port: number;
   timeoutMs: number;
   hasExited: () => number | string | undefined;
@@ -312,11 +334,11 @@ async function waitUntilReady(p: {
     if (Date.now() > deadline) throw new Error(`Kafka broker not ready after ${Math.round(p.timeoutMs / 1000)} s (${what})`);
   };
   // TCP first: cheap, and keeps kafkajs from spinning on connection refused.
-  while (!(await canConnect(p.port, '127.0.0.1', 500))) {
+  while (!(await canConnect(p.port, p.host, 500))) {
     check(`port ${p.port} not accepting connections`);
     await sleep(200);
   }
-  const admin = new Kafka({ clientId: 'mfsim-broker-probe', brokers: p.brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2_000, requestTimeout: 5_000 }).admin();
+  const admin = new Kafka({ clientId: 'mfsim-broker-probe', brokers: [`${p.host}:${p.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2_000, requestTimeout: 5_000 }).admin();
   let lastError = 'no answer yet';
   try {
     for (;;) {
