@@ -3,11 +3,16 @@
 //   1. unit tests         libs|services|tools/*/dist/**/*.spec.js
 //   2. integration tests  libs|services|tools/*/dist/**/*.int-spec.js, one file at a time
 //
-// Integration tests need real servers (docs/conventions.md, "Tests"). PostgreSQL and Redis come
-// from MFSIM_TEST_DATABASE_URL / MFSIM_TEST_REDIS_URL or the local defaults. Kafka comes from
-// MFSIM_TEST_KAFKA_BROKERS; when that is unset, this script fetches the broker jars if needed,
-// starts its own broker on free ports (libs/testing/dist/kafka-broker.js), passes its address to
-// the tests and stops it at the end (also on SIGINT/SIGTERM).
+// Integration tests need real servers (docs/conventions.md, "Tests"). For each of Kafka, PostgreSQL
+// and Redis (libs/testing/dist/test-servers.js decides):
+//   1. its MFSIM_TEST_* variable, when set (.ci/run and `mfsim stack` provide them);
+//   2. else, where a Docker engine answers a ping and MFSIM_TEST_NO_CONTAINERS is not 1, a
+//      container started with testcontainers (libs/testing/dist/test-containers.js);
+//   3. else today's local servers: for Kafka this script fetches the broker jars if needed and
+//      starts its own broker on free ports (libs/testing/dist/kafka-broker.js); PostgreSQL and
+//      Redis are the machine's, at the defaults.
+// Whatever it starts, it passes to the tests as MFSIM_TEST_* and stops at the end (also on
+// SIGINT/SIGTERM). If the containers cannot be started, it says so and falls back to 3.
 //
 // Usage: node tools/test-runner/run-tests.js [--unit|--integration] [FILTER...]
 //   FILTER  only files whose path contains one of these strings
@@ -29,20 +34,41 @@ const say = (line) => process.stdout.write(`[test-runner +${elapsed()}] ${line}\
 
 // ---- Test servers ------------------------------------------------------------------------------
 //
-// Each provider can supply a Kafka broker for the integration tests. The first one available wins.
-// Extension point: where a Docker engine exists, a testcontainers-backed provider (Kafka, and
-// PostgreSQL/Redis too) would go before `localJvmKafka` in TEST_SERVER_PROVIDERS. None is added yet.
+// Where each server comes from is planned by libs/testing (test-servers.ts); the two ways of
+// starting servers are below. Each `start` resolves to { env, describe: [lines], stop }.
+
+const testing = (file) => require(path.join(ROOT, 'libs', 'testing', 'dist', file));
+
+/** Containers from testcontainers (only where a Docker engine answers; loads testcontainers lazily). */
+const containerServers = {
+  name: 'testcontainers',
+  async start(kinds, signal) {
+    const { startTestContainers } = testing('test-containers.js');
+    const { redactPassword } = testing('test-servers.js');
+    const handle = await startTestContainers({
+      kinds,
+      signal,
+      kafkaHeapMb: Number(process.env.MFSIM_TEST_KAFKA_HEAP_MB) || undefined,
+      log: (line) => say(`containers: ${line}`),
+    });
+    return {
+      env: handle.env,
+      describe: handle.servers.map(
+        (s) => `${s.kind}: ${s.image} at ${redactPassword(s.value)} (container ${s.containerId.slice(0, 12)}, ready in ${(s.startupMs / 1000).toFixed(1)}s)`,
+      ),
+      stop: () => handle.stop(),
+    };
+  },
+};
 
 /** Starts a broker JVM from deploy/kafka/target/libs (fetched with Maven if missing). */
 const localJvmKafka = {
   name: 'local JVM broker (deploy/kafka)',
-  isAvailable: () => true,
   prepare() {
-    const broker = require(path.join(ROOT, 'libs', 'testing', 'dist', 'kafka-broker.js'));
-    broker.ensureKafkaJars({ log: (line) => say(`kafka: ${line}`) });
+    testing('kafka-broker.js').ensureKafkaJars({ log: (line) => say(`kafka: ${line}`) });
   },
   async start(signal) {
-    const broker = require(path.join(ROOT, 'libs', 'testing', 'dist', 'kafka-broker.js'));
+    const broker = testing('kafka-broker.js');
     const handle = await broker.startKafkaBroker({
       heapMb: Number(process.env.MFSIM_TEST_KAFKA_HEAP_MB) || undefined,
       readyTimeoutMs: 120_000,
@@ -50,13 +76,57 @@ const localJvmKafka = {
     });
     return {
       env: { MFSIM_TEST_KAFKA_BROKERS: handle.brokers.join(',') },
-      describe: `Kafka ${broker.kafkaVersion()} at ${handle.brokers.join(',')} (pid ${handle.pid}, ready in ${(handle.startupMs / 1000).toFixed(1)}s, log ${handle.logFile})`,
+      describe: [`kafka: Kafka ${broker.kafkaVersion()} at ${handle.brokers.join(',')} (pid ${handle.pid}, ready in ${(handle.startupMs / 1000).toFixed(1)}s, log ${handle.logFile})`],
       stop: () => handle.stop(),
     };
   },
 };
 
-const TEST_SERVER_PROVIDERS = [localJvmKafka];
+/** Prints where each server comes from and why; returns the kinds to start as containers and locally. */
+async function planServers() {
+  const { planTestServers } = testing('test-servers.js');
+  const { probeDockerEngine } = testing('docker-engine.js');
+  const plan = await planTestServers({ env: process.env, probeDocker: () => probeDockerEngine() });
+  if (plan.docker) {
+    const d = plan.docker;
+    say(d.available ? `docker: engine answers at ${d.endpoint}${d.detail ? ` (${d.detail})` : ''}` : `docker: no engine (${d.reason}, ${d.elapsedMs} ms)`);
+  }
+  for (const c of plan.choices) say(`${c.kind}: ${c.why}`);
+  const kinds = (source) => plan.choices.filter((c) => c.source === source).map((c) => c.kind);
+  return { containers: kinds('container'), local: kinds('local') };
+}
+
+/**
+ * Starts the planned servers: containers first; if they cannot start, the same servers locally.
+ * Each started set is registered for cleanup as soon as it runs. Resolves to { env }.
+ */
+async function startServers({ containers, local }) {
+  const env = {};
+  const localKinds = [...local];
+  if (containers.length > 0) {
+    try {
+      const s = await containerServers.start(containers, startAbort.signal);
+      cleanup.push(() => s.stop());
+      Object.assign(env, s.env);
+      for (const line of s.describe) say(`containers: ready: ${line}`);
+    } catch (err) {
+      if (startAbort.signal.aborted) throw err;
+      say(`containers: ${err && err.message ? err.message : err}`);
+      say(`containers: falling back to the local servers for ${containers.join(', ')} (MFSIM_TEST_NO_CONTAINERS=1 skips the attempt)`);
+      localKinds.push(...containers);
+    }
+  }
+  // Local PostgreSQL and Redis are the machine's own, at the defaults: nothing to start.
+  if (localKinds.includes('kafka') && !startAbort.signal.aborted) {
+    say(`kafka: starting a ${localJvmKafka.name}`);
+    localJvmKafka.prepare();
+    const k = await localJvmKafka.start(startAbort.signal);
+    cleanup.push(() => k.stop());
+    Object.assign(env, k.env);
+    for (const line of k.describe) say(`ready: ${line}`);
+  }
+  return { env };
+}
 
 // ---- Files -------------------------------------------------------------------------------------
 
@@ -140,21 +210,11 @@ async function main() {
   // Keep that one known warning out of every test's output.
   const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --disable-warning=TimeoutNegativeWarning`.trim() };
 
-  // Start the broker while the unit tests run.
-  let servers = null;
+  // Start the servers the tests need while the unit tests run.
   if (intFiles.length > 0) {
-    if (process.env.MFSIM_TEST_KAFKA_BROKERS) {
-      say(`kafka: using MFSIM_TEST_KAFKA_BROKERS=${process.env.MFSIM_TEST_KAFKA_BROKERS}`);
-    } else {
-      const provider = TEST_SERVER_PROVIDERS.find((p) => p.isAvailable());
-      say(`kafka: MFSIM_TEST_KAFKA_BROKERS is unset; starting a ${provider.name}`);
-      serversPromise = (async () => {
-        provider.prepare();
-        servers = await provider.start(startAbort.signal);
-        cleanup.push(() => servers.stop());
-        say(`kafka: ready: ${servers.describe}`);
-        return servers;
-      })();
+    const plan = await planServers();
+    if (plan.containers.length > 0 || plan.local.includes('kafka')) {
+      serversPromise = startServers(plan);
       serversPromise.catch(() => undefined); // awaited below
     }
   }
@@ -174,12 +234,15 @@ async function main() {
       } catch (err) {
         ready = false;
         if (interrupted) return 1; // the signal handler reports and exits
-        process.stderr.write(`[test-runner] could not start Kafka for the integration tests:\n${err && err.message ? err.message : err}\n`);
+        process.stderr.write(`[test-runner] could not start the servers for the integration tests:\n${err && err.message ? err.message : err}\n`);
         results.push({ label: 'integration', code: 1, counts: { tests: intFiles.length, fail: intFiles.length } });
       }
     }
     if (ready && !interrupted) {
-      say(`integration tests: ${intFiles.length} file(s), one at a time, Kafka at ${env.MFSIM_TEST_KAFKA_BROKERS}`);
+      const { redactPassword } = testing('test-servers.js');
+      const pg = env.MFSIM_TEST_DATABASE_URL ? redactPassword(env.MFSIM_TEST_DATABASE_URL) : 'the default';
+      const redis = env.MFSIM_TEST_REDIS_URL || 'the default';
+      say(`integration tests: ${intFiles.length} file(s), one at a time, Kafka at ${env.MFSIM_TEST_KAFKA_BROKERS}, PostgreSQL ${pg}, Redis ${redis}`);
       results.push({
         label: 'integration',
         ...(await runNodeTest('integration', intFiles, ['--test-concurrency=1', '--test-timeout=180000'], env)),
@@ -210,9 +273,9 @@ async function main() {
 
 const cleanup = [];
 let interrupted = false;
-/** Aborts a broker start in progress. */
+/** Aborts a server start in progress. */
 const startAbort = new AbortController();
-/** The broker start in progress or done (null when none was needed). */
+/** The server start in progress or done (null when none was needed). */
 let serversPromise = null;
 
 async function runCleanup() {
