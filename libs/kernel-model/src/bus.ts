@@ -35,6 +35,7 @@ const HANDLERS: { [K in OpName]: Handler<K> } = {
   'pmem.pmemPfnHasBadblocks': (k, a) => pmem.pmemPfnHasBadblocks(k.pmem, a),
   'pmem.nvdimmAddBadrange': (k, a) => pmem.nvdimmAddBadrange(k.pmem, a),
   'pmem.ndPmemRemove': (k, a) => pmem.ndPmemRemove(k.pmem, a),
+  'pmem.pmemSubmitBio': (k, a) => pmem.pmemSubmitBio(k.pmem, a),
   'dax.allocDax': (k, a) => dax.allocDax(k.dax, a),
   'dax.daxRemoveHost': (k, a) => dax.daxRemoveHost(k.dax, a),
   'dax.fsDaxGetByBdev': (k, a) => dax.fsDaxGetByBdev(k.dax, a),
@@ -47,10 +48,12 @@ const HANDLERS: { [K in OpName]: Handler<K> } = {
   'dm.dmDaxNotifyFailure': (k, a) => dm.dmDaxNotifyFailure(k.dm, a),
   'dm.dmDaxDirectAccess': (k, a) => dm.dmDaxDirectAccess(k.dm, a),
   'dm.dmRemove': (k, a) => dm.dmRemove(k.dm, a),
+  'dm.dmSubmitBio': (k, a) => dm.dmSubmitBio(k.dm, a),
   'xfs.xfsMount': (k, a) => xfs.xfsMount(k.xfs, a),
   'xfs.xfsDaxNotifyFailure': (k, a) => xfs.xfsDaxNotifyFailure(k.xfs, a),
   'xfs.xfsDaxIomapBegin': (k, a) => xfs.xfsDaxIomapBegin(k.xfs, a),
   'xfs.fsBdevMarkDead': (k, a) => xfs.fsBdevMarkDead(k.xfs, a),
+  'xfs.xfsReadFolio': (k, a) => xfs.xfsReadFolio(k.xfs, a),
   'mm.memoryFailure': (k, a) => mf.memoryFailure(k.mm, a),
   'mm.memoryFailureDevPagemap': (k, a) => mf.memoryFailureDevPagemap(k.mm, a),
   'mm.mfGenericKillProcs': (k, a, c) => mf.mfGenericKillProcs(k.mm, a, c),
@@ -62,6 +65,7 @@ const HANDLERS: { [K in OpName]: Handler<K> } = {
   'mm.doMachineCheck': (k, a, c) => inject.doMachineCheck(k.mm, a, c),
   'mm.ucDecodeNotifier': (k, a) => inject.ucDecodeNotifier(k.mm, a),
   'mm.userAccess': (k, a) => inject.userAccess(k.mm, a),
+  'mm.userFault': (k, a) => inject.userFault(k.mm, a),
 };
 
 /** One call in a trace, with what happened inside it in order. */

@@ -20,6 +20,7 @@ export interface KernelOps {
   'pmem.pmemPfnHasBadblocks': Op<{ pfn: bigint }, boolean>;
   'pmem.nvdimmAddBadrange': Op<{ pfn: bigint }, void>;
   'pmem.ndPmemRemove': Op<{ disk: string }, Rc>;
+  'pmem.pmemSubmitBio': Op<{ disk: string; sector: bigint; nrSectors: bigint }, Rc>;
   // dax-core
   'dax.allocDax': Op<{ name: string; kind: 'pmem' | 'dm'; daxCapable: boolean }, void>;
   'dax.daxRemoveHost': Op<{ daxDev: string }, void>;
@@ -34,11 +35,13 @@ export interface KernelOps {
   'dm.dmDaxNotifyFailure': Op<{ mds: string[]; daxDev: string; offset: bigint; len: bigint; mfFlags: number }, Rc>;
   'dm.dmDaxDirectAccess': Op<{ md: string; pgoff: bigint; nrPages: bigint }, DirectAccess>;
   'dm.dmRemove': Op<{ md: string }, Rc>;
+  'dm.dmSubmitBio': Op<{ md: string; sector: bigint; nrSectors: bigint }, Rc>;
   // xfs-fs
   'xfs.xfsMount': Op<{ fs: string }, { mountError: Errno | null; dax: boolean }>;
   'xfs.xfsDaxNotifyFailure': Op<{ fs: string; daxDev: string; offset: bigint; len: bigint; mfFlags: number }, Rc>;
   'xfs.xfsDaxIomapBegin': Op<{ fs: string; ino: bigint; pgoff: bigint; count: bigint }, XfsIomap>;
   'xfs.fsBdevMarkDead': Op<{ disk: string }, void>;
+  'xfs.xfsReadFolio': Op<{ fs: string; ino: bigint; pgoff: bigint }, Rc>;
   // mm-process
   'mm.memoryFailure': Op<{ pfn: bigint; mfFlags: number }, Rc>;
   'mm.memoryFailureDevPagemap': Op<{ pfn: bigint; mfFlags: number; disk: string; pfnValid: boolean }, Rc>;
@@ -51,6 +54,7 @@ export interface KernelOps {
   'mm.doMachineCheck': Op<{ pid: number; pfn: bigint; ripv: boolean }, Rc>;
   'mm.ucDecodeNotifier': Op<{ pfn: bigint }, Rc>;
   'mm.userAccess': Op<{ pid: number; addr: bigint }, Rc>;
+  'mm.userFault': Op<{ pid: number; addr: bigint }, Rc>;
 }
 
 export type OpName = keyof KernelOps;
@@ -63,6 +67,7 @@ export const KERNEL_FUNCTION: Record<OpName, string> = {
   'pmem.pmemPfnHasBadblocks': 'badblocks_check',
   'pmem.nvdimmAddBadrange': 'nvdimm_bus_add_badrange',
   'pmem.ndPmemRemove': 'nd_pmem_remove',
+  'pmem.pmemSubmitBio': 'pmem_submit_bio',
   'dax.allocDax': 'alloc_dax',
   'dax.daxRemoveHost': 'dax_remove_host',
   'dax.fsDaxGetByBdev': 'fs_dax_get_by_bdev',
@@ -75,10 +80,12 @@ export const KERNEL_FUNCTION: Record<OpName, string> = {
   'dm.dmDaxNotifyFailure': 'dm_dax_notify_failure',
   'dm.dmDaxDirectAccess': 'dm_dax_direct_access',
   'dm.dmRemove': 'dm_remove',
+  'dm.dmSubmitBio': 'linear_map',
   'xfs.xfsMount': 'xfs_fs_fill_super',
   'xfs.xfsDaxNotifyFailure': 'xfs_dax_notify_failure',
   'xfs.xfsDaxIomapBegin': 'xfs_read_iomap_begin',
   'xfs.fsBdevMarkDead': 'fs_bdev_mark_dead',
+  'xfs.xfsReadFolio': 'xfs_vm_read_folio',
   'mm.memoryFailure': 'memory_failure',
   'mm.memoryFailureDevPagemap': 'memory_failure_dev_pagemap',
   'mm.mfGenericKillProcs': 'mf_generic_kill_procs',
@@ -90,4 +97,5 @@ export const KERNEL_FUNCTION: Record<OpName, string> = {
   'mm.doMachineCheck': 'kill_me_maybe',
   'mm.ucDecodeNotifier': 'uc_decode_notifier',
   'mm.userAccess': 'user_access',
+  'mm.userFault': 'do_user_addr_fault',
 };

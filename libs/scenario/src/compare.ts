@@ -30,14 +30,35 @@ export function signalToJson(s: { pid: number; signo: string; code: string; addr
   };
 }
 
+/**
+ * Multiset comparison with wildcards (an omitted addr or lsb): a maximum bipartite matching
+ * between expected and sent signals (Kuhn's augmenting paths), so the order the file lists
+ * its expectations in can never make a valid matching look like a mismatch.
+ */
 function compareSignals(expected: ExpectedSignal[], actual: OutcomeSignal[], out: Mismatch[]): void {
-  const unmatched = [...actual];
-  expected.forEach((e, i) => {
-    const j = unmatched.findIndex((a) => signalMatches(e, a));
-    if (j >= 0) unmatched.splice(j, 1);
-    else out.push({ path: `signals[${i}]`, expected: signalToJson(e), actual: null });
+  const matchOfActual = new Array<number>(actual.length).fill(-1);
+  const tryAssign = (e: number, seen: boolean[]): boolean => {
+    for (let a = 0; a < actual.length; a++) {
+      if (seen[a] || !signalMatches(expected[e] as ExpectedSignal, actual[a] as OutcomeSignal)) continue;
+      seen[a] = true;
+      const holder = matchOfActual[a] as number;
+      if (holder < 0 || tryAssign(holder, seen)) {
+        matchOfActual[a] = e;
+        return true;
+      }
+    }
+    return false;
+  };
+  const matched = new Set<number>();
+  expected.forEach((_e, i) => {
+    if (tryAssign(i, new Array<boolean>(actual.length).fill(false))) matched.add(i);
   });
-  for (const a of unmatched) out.push({ path: 'signals', expected: null, actual: signalToJson(a) });
+  expected.forEach((e, i) => {
+    if (!matched.has(i)) out.push({ path: `signals[${i}]`, expected: signalToJson(e), actual: null });
+  });
+  actual.forEach((a, j) => {
+    if (matchOfActual[j] === -1) out.push({ path: 'signals', expected: null, actual: signalToJson(a) });
+  });
 }
 
 export function compareOutcome(expect: ExpectSpec | undefined, o: Outcome): Mismatch[] {

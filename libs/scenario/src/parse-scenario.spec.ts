@@ -176,10 +176,6 @@ const BROKEN: BrokenCase[] = [
   { rule: 'path absolute', change: (d) => (fs0(d).files[1].path = 'b'), path: 'filesystems[0].files[1].path', message: /absolute path/ },
   { rule: 'shared blocks need reflink', change: (d) => { fs0(d).reflink = false; fs0(d).files[1].extents[0].block = 78420; }, path: 'filesystems[0].files[1].extents[0]', message: /^shares blocks 78420\.\.78431 with \/a but reflink is false$/ },
   { rule: 'shared blocks within one file need reflink', change: (d) => { fs0(d).reflink = false; fs0(d).files[0].extents.push({ offset: 16, block: 78416, count: 1 }); }, path: 'filesystems[0].files[0].extents[1]', message: /shares blocks 78416\.\.78416 with \/a \(extents\[0\]\), in the same file but reflink is false/ },
-  { rule: 'metadata overlaps no extent', change: (d) => (fs0(d).metadata[0].block = 78400), path: 'filesystems[0].files[0].extents[0]', message: /blocks 78416\.\.78431 overlap metadata\[0\] \(OWN_INODES\); only file-data extents may share blocks/ },
-  { rule: 'attr blocks overlap nothing', change: (d) => (fs0(d).files[1].attrBlocks = [{ block: 78420, count: 1 }]), path: 'filesystems[0].files[1].attrBlocks[0]', message: /blocks 78420\.\.78420 overlap \/a \(extents\[0\]\)/ },
-  { rule: 'bmbt blocks overlap nothing', change: (d) => (fs0(d).files[1].bmbtBlocks = [{ block: 100, count: 1 }]), path: 'filesystems[0].files[1].bmbtBlocks[0]', message: /overlap metadata\[0\]/ },
-  { rule: 'cow staging overlaps nothing', change: (d) => (fs0(d).cowStaging = [{ block: 127, count: 2 }]), path: 'filesystems[0].cowStaging[0]', message: /blocks 127\.\.127 overlap metadata\[0\] \(OWN_INODES\)/ },
   { rule: 'special owner name', change: (d) => (fs0(d).metadata[0].owner = 'OWN_INODE'), path: 'filesystems[0].metadata[0].owner', message: /expected one of OWN_NULL, .*got "OWN_INODE"/ },
   { rule: 'ext4 has no shared extents', change: (d) => { (fs0(d).type = 'ext4'); (fs0(d).files[1].extents[0].block = 78416); }, path: 'filesystems[0].files[1].extents[0]', message: /shares blocks 78416\.\.78431 with \/a, but ext4 has no shared extents/ },
   { rule: 'ext4 has no reflink', change: (d) => Object.assign(fs0(d), { type: 'ext4', reflink: true }), path: 'filesystems[0].reflink', message: /ext4 has no reflink/ },
@@ -495,6 +491,14 @@ expect:
     Object.assign(fs0(ext4), { type: 'ext4', agBlocks: undefined });
     fs0(ext4).files[1].extents[0].block = 32760;
     parsed(parseDoc(ext4));
+  });
+
+  it('accepts metadata, attr, bmbt and CoW ranges that overlap file data or each other (cross-linked blocks)', () => {
+    const doc = base();
+    fs0(doc).files[1].attrBlocks = [{ block: 78420, count: 1 }];
+    fs0(doc).files[1].bmbtBlocks = [{ block: 100, count: 1 }];
+    fs0(doc).cowStaging = [{ block: 127, count: 2 }];
+    parsed(parseDoc(doc));
   });
 
   it('accepts madvise over two adjacent mappings and an unbind by an undeclared pid', () => {

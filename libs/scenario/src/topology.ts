@@ -200,7 +200,7 @@ export function bootScenario(scenario: Scenario): BootedKernel {
     for (const m of proc.mmaps) {
       for (const page of m.faulted) {
         const addr = m.start + (BigInt(page) << PAGE_SHIFT);
-        setupTraces.push(runCall(kernel, 'mm.handleMmFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);
+        setupTraces.push(runCall(kernel, 'mm.userFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);
       }
     }
   }

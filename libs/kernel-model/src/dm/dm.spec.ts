@@ -22,6 +22,23 @@ describe('dm-linear: holder registration by mode', () => {
     const k = givenDmMachine('proposal');
     assert.equal(daxHolderName(k.dax.devices.get('pmem0')!), 'dm0');
   });
+  it('proposal: two targets on one component register the mapped device once', () => {
+    const k = givenKernel();
+    const ns = givenPmem(k);
+    const bdev = wholeDisk(ns);
+    k.dm.devices.set('dm0', {
+      name: 'dm0',
+      mode: 'proposal',
+      targets: [
+        { begin: 0n, len: 2048n, type: 'linear', bdev, start: 0n, componentDax: null, componentPartOff: 0n },
+        { begin: 2048n, len: 2048n, type: 'linear', bdev, start: 8192n, componentDax: null, componentPartOff: 0n },
+      ],
+      openers: new Set(),
+      removed: false,
+    });
+    when(k, 'dm.dmCreate', { name: 'dm0' });
+    assert.deepEqual(k.dax.devices.get('pmem0')!.holder, { kind: 'dm', mds: ['dm0'] });
+  });
 });
 
 describe('linear_rmap (proposal)', () => {

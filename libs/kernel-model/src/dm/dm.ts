@@ -62,9 +62,15 @@ export function dmSize(md: MappedDevice): bigint {
 export function* dmCreate(state: DmState, args: { name: string }): Hop<void> {
   const md = mappedDevice(state, args.name);
   let daxCapable = md.targets.length > 0;
+  // Targets on the same component share one table_device, opened (and registered) once.
+  const opened = new Map<string, { daxDev: string; partOff: bigint } | null>();
   for (const t of md.targets) {
-    const holder = md.mode === 'proposal' ? { kind: 'dm' as const, name: md.name } : null;
-    const got = yield* invoke('dax.fsDaxGetByBdev', { bdev: t.bdev, holder });
+    const key = t.bdev.partition ?? t.bdev.disk;
+    if (!opened.has(key)) {
+      const holder = md.mode === 'proposal' ? { kind: 'dm' as const, name: md.name } : null;
+      opened.set(key, yield* invoke('dax.fsDaxGetByBdev', { bdev: t.bdev, holder }));
+    }
+    const got = opened.get(key) ?? null;
     t.componentDax = got?.daxDev ?? null;
     t.componentPartOff = got?.partOff ?? 0n;
     if (!got) daxCapable = false;
@@ -128,6 +134,16 @@ export function* dmDaxDirectAccess(state: DmState, args: { md: string; pgoff: bi
   const compPgoff = ((t.componentPartOff >> SECTOR_SHIFT) + compSector) / SECTORS_PER_PAGE;
   const left = (t.begin + t.len - sector) / SECTORS_PER_PAGE;
   return yield* invoke('dax.daxDirectAccess', { daxDev: t.componentDax, pgoff: compPgoff, nrPages: left < args.nrPages ? left : args.nrPages });
+}
+
+/** Models dm-linear's bio mapping (linear_map) for a read: the component sector, then its disk. */
+export function* dmSubmitBio(state: DmState, args: { md: string; sector: bigint; nrSectors: bigint }): Hop<Rc> {
+  const md = mappedDevice(state, args.md);
+  const t = md.targets.find((x) => x.begin <= args.sector && args.sector < x.begin + x.len);
+  if (md.removed || !t) return 'EIO';
+  const sector = t.bdev.partStart + t.start + (args.sector - t.begin);
+  if (t.bdev.diskKind === 'dm') return yield* invoke('dm.dmSubmitBio', { md: t.bdev.disk, sector, nrSectors: args.nrSectors });
+  return yield* invoke('pmem.pmemSubmitBio', { disk: t.bdev.disk, sector, nrSectors: args.nrSectors });
 }
 
 /**

@@ -147,6 +147,8 @@ function* daxPteFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
   const iomap = yield* invoke('xfs.xfsDaxIomapBegin', { fs: vma.fs, ino: vma.ino, pgoff, count: 1n });
   if (iomap.rc !== 0) return sigbus(iomap.rc);
   if (iomap.type === 'pagecache') {
+    const rc = yield* invoke('xfs.xfsReadFolio', { fs: vma.fs, ino: vma.ino, pgoff });
+    if (rc !== 0) return sigbus(rc);
     ptes.set(page, { pfn: null, kind: 'pagecache', level: 'pte' });
     return { ok: true };
   }

@@ -6,14 +6,15 @@
 import { invoke, printk, type Hop, type TaskCtx } from '../effects';
 import type { Rc } from '../errno';
 import { MF } from '../mf';
-import { hex, PAGE_SHIFT, PAGE_SIZE, pfnToPhys, PMD_SIZE } from '../units';
+import { hex, PAGE_SHIFT, PAGE_SIZE, pfnToPhys } from '../units';
 import { findTask, lookupPte, type MmState } from './mm-state';
 
 /**
  * Models madvise_inject_error(MADV_HWPOISON): CAP_SYS_ADMIN or -EPERM; then, page by page,
  * gup faults the page in and memory_failure(pfn, MF_ACTION_REQUIRED|MF_COUNT_INCREASED|
- * MF_SW_SIMULATED) runs for it. -EOPNOTSUPP counts as success; any other error ends the loop
- * and is madvise's errno. The step is the page's compound size (a 2 MiB DAX folio steps 2 MiB).
+ * MF_SW_SIMULATED) runs once per 4 KiB page (kernel-semantics §1.0, §9). -EOPNOTSUPP counts
+ * as success; any other error ends the loop and is madvise's errno. A gup whose fault fails
+ * is -EFAULT (get_user_pages_fast asks no FOLL_HWPOISON, so VM_FAULT_HWPOISON is -EFAULT too).
  */
 export function* madviseInjectError(mm: MmState, args: { pid: number; start: bigint; pages: bigint }): Hop<Rc> {
   const task = findTask(mm, args.pid);
@@ -23,7 +24,7 @@ export function* madviseInjectError(mm: MmState, args: { pid: number; start: big
   for (let addr = args.start; addr < end; ) {
     if (!lookupPte(mm, task.pid, addr)) {
       const fault = yield* invoke('mm.handleMmFault', { pid: task.pid, addr });
-      if (!fault.ok) return fault.vmFault === 'HWPOISON' ? 'EHWPOISON' : 'EFAULT';
+      if (!fault.ok) return 'EFAULT';
     }
     const pte = lookupPte(mm, task.pid, addr);
     if (!pte || pte.kind !== 'dax' || pte.pfn === null) {
@@ -34,7 +35,7 @@ export function* madviseInjectError(mm: MmState, args: { pid: number; start: big
     let rc = yield* invoke('mm.memoryFailure', { pfn: pte.pfn, mfFlags: MF.MF_ACTION_REQUIRED | MF.MF_COUNT_INCREASED | MF.MF_SW_SIMULATED });
     if (rc === 'EOPNOTSUPP') rc = 0;
     if (rc !== 0) return rc;
-    addr += pte.level === 'pmd' ? PMD_SIZE : PAGE_SIZE;
+    addr += PAGE_SIZE;
   }
   return 0;
 }
@@ -85,28 +86,36 @@ export function* ucDecodeNotifier(_mm: MmState, args: { pfn: bigint }): Hop<Rc> 
 }
 
 /**
- * A load by a task (scenario-format "access"): a present page over badblocks is a machine
- * check (as `mce` with RIPV set); another present page reads fine. A missing page faults:
- * VM_FAULT_SIGBUS → SIGBUS BUS_ADRERR; VM_FAULT_HWPOISON → SIGBUS BUS_MCEERR_AR, lsb 12;
- * otherwise the page is mapped. Returns memory_failure's rc on the machine-check path, else 0.
+ * A user fault by a task (the arch page-fault handler around handle_mm_fault()): nothing to
+ * do for a present page; a failed fault sends the task SIGBUS — BUS_MCEERR_AR with lsb 12
+ * for VM_FAULT_HWPOISON, BUS_ADRERR for VM_FAULT_SIGBUS. Set-up faults are these too.
  */
-export function* userAccess(mm: MmState, args: { pid: number; addr: bigint }): Hop<Rc> {
-  const pte = lookupPte(mm, args.pid, args.addr);
-  if (pte) {
-    if (pte.kind !== 'dax' || pte.pfn === null) return 0;
-    const bad = yield* invoke('pmem.pmemPfnHasBadblocks', { pfn: pte.pfn });
-    if (!bad) return 0;
-    return yield* invoke('mm.doMachineCheck', { pid: args.pid, pfn: pte.pfn, ripv: true });
-  }
+export function* userFault(mm: MmState, args: { pid: number; addr: bigint }): Hop<Rc> {
+  if (lookupPte(mm, args.pid, args.addr)) return 0;
   const fault = yield* invoke('mm.handleMmFault', { pid: args.pid, addr: args.addr });
   if (fault.ok) return 0;
   const task = findTask(mm, args.pid);
+  const who = `${task?.comm ?? '?'}:${args.pid}`;
   if (fault.vmFault === 'HWPOISON') {
     mm.signals.push({ pid: args.pid, signo: 'SIGBUS', code: 'BUS_MCEERR_AR', addr: args.addr, lsb: Number(PAGE_SHIFT) });
-    yield* printk('mm', 'info', `${task?.comm ?? '?'}:${args.pid}: VM_FAULT_HWPOISON at ${hex(args.addr)}: SIGBUS BUS_MCEERR_AR`);
+    yield* printk('mm', 'info', `${who}: VM_FAULT_HWPOISON at ${hex(args.addr)}: SIGBUS BUS_MCEERR_AR`);
   } else {
     mm.signals.push({ pid: args.pid, signo: 'SIGBUS', code: 'BUS_ADRERR', addr: args.addr, lsb: null });
-    yield* printk('mm', 'info', `${task?.comm ?? '?'}:${args.pid}: VM_FAULT_SIGBUS (-${fault.errno}) at ${hex(args.addr)}: SIGBUS BUS_ADRERR`);
+    yield* printk('mm', 'info', `${who}: VM_FAULT_SIGBUS (-${fault.errno}) at ${hex(args.addr)}: SIGBUS BUS_ADRERR`);
   }
   return 0;
+}
+
+/**
+ * A load by a task (scenario-format "access"): a present DAX page over badblocks is a machine
+ * check (as `mce` with RIPV set); another present page reads fine. A missing page faults
+ * (userFault). Returns memory_failure's rc on the machine-check path, else 0.
+ */
+export function* userAccess(mm: MmState, args: { pid: number; addr: bigint }): Hop<Rc> {
+  const pte = lookupPte(mm, args.pid, args.addr);
+  if (!pte) return yield* invoke('mm.userFault', args);
+  if (pte.kind !== 'dax' || pte.pfn === null) return 0;
+  const bad = yield* invoke('pmem.pmemPfnHasBadblocks', { pfn: pte.pfn });
+  if (!bad) return 0;
+  return yield* invoke('mm.doMachineCheck', { pid: args.pid, pfn: pte.pfn, ripv: true });
 }

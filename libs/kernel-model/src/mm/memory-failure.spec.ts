@@ -283,4 +283,49 @@ describe('DAX faults and PMD mappings', () => {
     assert.ok(k.mm.hwpoison.has(head));
     assert.deepEqual(k.mm.actionResults.map((a) => a.pfn), [head + 3n, head + 3n]);
   });
+  it('madvise over a PMD mapping runs memory_failure once per 4 KiB page (§1.0, §9)', () => {
+    const k = givenKernel();
+    givenXfs(k, { device: wholeDisk(givenPmem(k)), files: [{ ino: 131n, extents: [{ offset: 0n, block: 512n, count: 512n }] }] });
+    givenTask(k, { pid: 100, mmaps: [{ ino: 131n, start: A, pages: 512n, pmd: true, faulted: [0n] }] });
+    const r = when(k, 'mm.madviseInjectError', madvise(100, A, 2n), 100);
+    assert.equal(r.result, 0);
+    assert.equal(callsOf(r.trace).filter((c) => c.op === 'mm.memoryFailure').length, 2);
+    assert.deepEqual(k.mm.signals.map((s) => [s.addr, s.lsb]), [[A, 21], [A + 4096n, 21]]);
+  });
+  it('madvise whose gup fault fails is -EFAULT, also over badblocks', () => {
+    const { k } = givenTestfileMachine();
+    k.pmem.namespaces.get('pmem0')!.badblocks.push({ sector: 78416n * 8n, count: 8n });
+    givenTask(k, { pid: 100, mmaps: [file(A, [])] });
+    assert.equal(when(k, 'mm.madviseInjectError', madvise(100, A), 100).result, 'EFAULT');
+    assert.equal(k.mm.actionResults.length, 0);
+  });
+  it('a set-up or user fault over badblocks sends BUS_MCEERR_AR, lsb 12', () => {
+    const { k } = givenTestfileMachine();
+    k.pmem.namespaces.get('pmem0')!.badblocks.push({ sector: 78416n * 8n, count: 8n });
+    givenTask(k, { pid: 100, mmaps: [file(A, [])] });
+    assert.equal(when(k, 'mm.userFault', { pid: 100, addr: A + 12n }, 100).result, 0);
+    assert.deepEqual(k.mm.signals, [{ pid: 100, signo: 'SIGBUS', code: 'BUS_MCEERR_AR', addr: A + 12n, lsb: 12 }]);
+    assert.equal(present(k, 100, A), false);
+  });
 });
+
+describe('page-cache (non-DAX) faults read through the block layer', () => {
+  it('dax=never: a fault reads the page; over badblocks the read fails -EIO → SIGBUS BUS_ADRERR', () => {
+    const { k } = givenTestfileMachine({ xfs: { dax: 'never' } });
+    givenTask(k, { pid: 100, mmaps: [file(A, [1n])] });
+    assert.equal(present(k, 100, A + 4096n), true);
+    assert.equal(k.mm.signals.length, 0);
+    k.pmem.namespaces.get('pmem0')!.badblocks.push({ sector: 78416n * 8n, count: 1n });
+    when(k, 'mm.userAccess', { pid: 100, addr: A }, 100);
+    assert.deepEqual(k.mm.signals, [{ pid: 100, signo: 'SIGBUS', code: 'BUS_ADRERR', addr: A, lsb: null }]);
+    assert.equal(when(k, 'mm.userAccess', { pid: 100, addr: A + 4096n }, 100).result, 0, 'the cached page still reads');
+  });
+  it('after an unbind the disk is gone: a page-cache fault fails', () => {
+    const { k } = givenTestfileMachine({ xfs: { dax: 'never', rmapbt: false, reflink: false } });
+    givenTask(k, { pid: 100, mmaps: [file(A, [])] });
+    k.pmem.namespaces.get('pmem0')!.bound = false;
+    when(k, 'mm.userAccess', { pid: 100, addr: A }, 100);
+    assert.deepEqual(k.mm.signals.map((s) => s.code), ['BUS_ADRERR']);
+  });
+});
+

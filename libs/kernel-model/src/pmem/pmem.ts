@@ -159,3 +159,17 @@ export function* pmemPfnHasBadblocks(state: PmemState, args: { pfn: bigint }): H
   if (!ns || args.pfn < pmemFirstDataPfn(ns)) return false;
   return badblocksCheck(ns, pmemPfnToOffset(ns, args.pfn) >> SECTOR_SHIFT, SECTORS_PER_PAGE);
 }
+
+/**
+ * Models pmem_submit_bio() for a read: a bio to an unbound (deleted) disk or over a bad
+ * sector fails with BLK_STS_IOERR (-EIO).
+ */
+export function* pmemSubmitBio(state: PmemState, args: { disk: string; sector: bigint; nrSectors: bigint }): Hop<Rc> {
+  const ns = namespace(state, args.disk);
+  if (!ns.bound) return 'EIO';
+  if (badblocksCheck(ns, args.sector, args.nrSectors)) {
+    yield* printk('pmem', 'err', `${ns.name}: read of sector ${args.sector} (${args.nrSectors}) hits badblocks: I/O error`);
+    return 'EIO';
+  }
+  return 0;
+}

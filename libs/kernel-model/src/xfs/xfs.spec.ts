@@ -261,13 +261,18 @@ describe('mount: holder and DAX decisions', () => {
 });
 
 describe('fs_bdev_mark_dead (del_gendisk)', () => {
-  it('shuts a mounted fs down with DEVICE_REMOVED, not one that is still mounting', () => {
+  it('shuts a mounted fs down with DEVICE_REMOVED, and one still mounting too (§1.d step 7)', () => {
     const { k, mp } = givenTestfileMachine();
     when(k, 'xfs.fsBdevMarkDead', { disk: 'pmem0' });
     assert.equal(shutdownName(mp), 'SHUTDOWN_DEVICE_REMOVED');
     const m2 = givenTestfileMachine({ xfs: { mounting: true } });
     when(m2.k, 'xfs.fsBdevMarkDead', { disk: 'pmem0' });
-    assert.equal(m2.mp.shutdown, 0);
+    assert.equal(shutdownName(m2.mp), 'SHUTDOWN_DEVICE_REMOVED');
+  });
+  it('leaves a filesystem on another disk alone', () => {
+    const { k, mp } = givenTestfileMachine();
+    when(k, 'xfs.fsBdevMarkDead', { disk: 'pmem1' });
+    assert.equal(mp.shutdown, 0);
   });
 });
 

@@ -392,12 +392,41 @@ export function* xfsDaxIomapBegin(state: XfsState, args: { fs: string; ino: bigi
 }
 
 /**
- * Models fs_bdev_mark_dead() after del_gendisk(): every fully mounted filesystem with a
- * device on that disk is shut down with SHUTDOWN_DEVICE_REMOVED (a no-op if it already was).
+ * Models a page-cache read of one file page (->read_folio, then bios to the data device): a
+ * non-DAX file's fault needs it. A shut-down fs, a dead disk or a bad sector fails it with
+ * -EIO, which the fault turns into SIGBUS (BUS_ADRERR). Holes read as zeroes.
+ */
+export function* xfsReadFolio(state: XfsState, args: { fs: string; ino: bigint; pgoff: bigint }): Hop<Rc> {
+  const mp = mountOf(state, args.fs);
+  if (mp.mountError || mp.shutdown !== 0) return 'EIO';
+  const ip = mp.inodes.get(args.ino);
+  if (!ip) return 'EIO';
+  const bdev = mp.data.bdev;
+  const chunk = mp.blockSize < PAGE_SIZE ? mp.blockSize : PAGE_SIZE;
+  for (let pos = args.pgoff * PAGE_SIZE; pos < (args.pgoff + 1n) * PAGE_SIZE; pos += chunk) {
+    const fb = pos / mp.blockSize;
+    const ext = ip.extents.find((e) => e.offset <= fb && fb < e.offset + e.count);
+    if (!ext) continue;
+    const sector = ((ext.block + fb - ext.offset) * mp.blockSize + (pos % mp.blockSize)) >> SECTOR_SHIFT;
+    const nrSectors = chunk >> SECTOR_SHIFT;
+    const rc =
+      bdev.diskKind === 'dm'
+        ? yield* invoke('dm.dmSubmitBio', { md: bdev.disk, sector, nrSectors })
+        : yield* invoke('pmem.pmemSubmitBio', { disk: bdev.disk, sector: bdev.partStart + sector, nrSectors });
+    if (rc !== 0) return rc;
+  }
+  return 0;
+}
+
+/**
+ * Models fs_bdev_mark_dead() after del_gendisk(): every filesystem with a device on that disk
+ * is shut down with SHUTDOWN_DEVICE_REMOVED — a no-op after a pre-remove's FORCE_UMOUNT, the
+ * one that counts when the pre-remove bailed out early (no rmapbt, log device, superblock
+ * not born: kernel-semantics §1.d step 7).
  */
 export function* fsBdevMarkDead(state: XfsState, args: { disk: string }): Hop<void> {
   for (const mp of state.mounts.values()) {
-    if (mp.mountError || !mp.sbBorn) continue;
+    if (mp.mountError) continue;
     const uses = mp.data.bdev.disk === args.disk || mp.log?.bdev.disk === args.disk;
     if (uses) yield* xfsForceShutdown(mp, 'SHUTDOWN_DEVICE_REMOVED');
   }
