@@ -193,7 +193,6 @@ const BROKEN: BrokenCase[] = [
   { rule: 'mappings of a process disjoint', change: (d) => d.processes[0].mmaps.push({ fs: 'xfs0', path: '/b', start: '0x7f000000f000', pgoff: 0, pages: 4 }), path: 'processes[0].mmaps[1].start', message: /mapping 0x7f000000f000\.\.0x7f0000012fff overlaps processes\[0\]\.mmaps\[0\] \(0x7f0000000000\.\.0x7f000000ffff\)/ },
   { rule: 'pmd needs an aligned start', change: (d) => { Object.assign(mmap0(d), { pmd: true, pages: 512, start: '0x7f0000001000' }); (d.injections[0].madvise.addr = '0x7f0000001000'); (d.expect.signals[0].addr = '0x7f0000001000'); }, path: 'processes[0].mmaps[0].start', message: /pmd: true needs a 2 MiB-aligned start/ },
   { rule: 'pmd needs an aligned pgoff', change: (d) => Object.assign(mmap0(d), { pmd: true, pages: 512, pgoff: 16 }), path: 'processes[0].mmaps[0].pgoff', message: /multiple of 512 pages\), got 16/ },
-  { rule: 'pmd needs whole PMDs', change: (d) => (mmap0(d).pmd = true), path: 'processes[0].mmaps[0].pages', message: /whole 2 MiB entries .*got 16/ },
   { rule: 'faulted pages < pages', change: (d) => (mmap0(d).faulted = [0, 16]), path: 'processes[0].mmaps[0].faulted[1]', message: /page 16 is beyond the mapping's 16 pages \(0\.\.15\)/ },
   { rule: 'faulted all, none or a list', change: (d) => (mmap0(d).faulted = 'some'), path: 'processes[0].mmaps[0].faulted', message: /expected all, none or a list/ },
   { rule: 'mceKill policy', change: (d) => (d.processes[0].mceKill = 'now'), path: 'processes[0].mceKill', message: /expected one of default, early, late/ },
@@ -511,6 +510,14 @@ expect:
     ];
     delete doc.expect;
     parsed(parseDoc(doc));
+  });
+
+  it('accepts a pmd mapping whose length is not a whole number of 2 MiB entries (the tail falls back to 4 KiB)', () => {
+    const doc = base();
+    Object.assign(mmap0(doc), { pmd: true, start: '0x7f0000000000', pgoff: 0, pages: 600 });
+    fs0(doc).files[0].extents[0].count = 600;
+    const r = parseDoc(doc);
+    assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
   });
 
   it('accepts a pmd mapping that is 2 MiB aligned', () => {

@@ -1191,8 +1191,8 @@ function checkMappedFile(r: Reader, f: Fields, draft: MmapDraft, filesystems: In
 }
 
 /**
- * A mapping lies page-aligned in user space; a PMD mapping is made of whole, aligned 2 MiB
- * entries. A start found wrong is dropped, so the address checks of injections and ptes that
+ * A mapping lies page-aligned in user space; a PMD mapping starts 2 MiB-aligned in both the
+ * address space and the file. A start found wrong is dropped, so the address checks of injections and ptes that
  * depend on it stay quiet instead of repeating the issue.
  */
 function checkMappingAddress(r: Reader, f: Fields, draft: MmapDraft): void {
@@ -1219,9 +1219,8 @@ function checkMappingAddress(r: Reader, f: Fields, draft: MmapDraft): void {
   if (pgoff !== undefined && pgoff % PAGES_PER_PMD !== 0n) {
     r.issue(f.at('pgoff'), `pmd: true needs a 2 MiB-aligned pgoff (a multiple of 512 pages), got ${pgoff}`);
   }
-  if (pages !== undefined && BigInt(pages) % PAGES_PER_PMD !== 0n) {
-    r.issue(f.at('pages'), `pmd: true needs whole 2 MiB entries (a multiple of 512 pages), got ${pages}`);
-  }
+  // A length that is not a whole number of 2 MiB entries is fine: the part of the mapping that
+  // cannot hold a whole PMD is faulted with 4 KiB entries, as dax_iomap_pmd_fault() falls back.
 }
 
 function mmapEnd(m: MmapDraft): bigint | undefined {
