@@ -32,9 +32,12 @@ export function physToPfn(phys: bigint): bigint {
   return phys >> PAGE_SHIFT;
 }
 
-/** BTOBB(): bytes to basic blocks, rounding up. */
+/**
+ * BTOBB(): bytes to basic blocks, rounding up, in u64 like the kernel's macro — so
+ * BTOBB(U64_MAX) wraps to 0 (what a forwarded whole-device length becomes).
+ */
 export function btobb(bytes: bigint): bigint {
-  return (bytes + SECTOR_SIZE - 1n) >> SECTOR_SHIFT;
+  return u64(bytes + SECTOR_SIZE - 1n) >> SECTOR_SHIFT;
 }
 
 export function minBig(a: bigint, b: bigint): bigint {

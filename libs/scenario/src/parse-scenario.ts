@@ -896,7 +896,7 @@ function readFilesystems(
     draft.device = f.take('device', REQUIRED, (v, p) => r.name(v, p));
     draft.logDevice = f.take('logDevice', OPTIONAL, (v, p) => r.name(v, p));
     draft.blockSize = f.take('blockSize', { default: 4096 }, (v, p) => {
-      const size = r.count({ min: 512n, max: 65536n })(v, p);
+      const size = r.count({ min: 512n, max: 65536n, size: true })(v, p);
       if (size !== undefined && (size & (size - 1)) !== 0) {
         r.issue(p, `must be a power of two between 512 and 65536, got ${size}`);
         return undefined;

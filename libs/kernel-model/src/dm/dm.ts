@@ -123,7 +123,8 @@ export function* dmDaxNotifyFailure(
 /**
  * Models dm_dax_direct_access() with linear_dax_pgoff(): dm page P is dm sector 8P; the
  * target that holds it maps it to component sector lc.start + (8P − ti.begin), and the
- * component's dax pgoff adds the partition start.
+ * component's dax pgoff adds the partition start. A page that runs past its target's end
+ * (a target length not a multiple of 8 sectors) is -EIO, as max_io_len() leaves no page.
  */
 export function* dmDaxDirectAccess(state: DmState, args: { md: string; pgoff: bigint; nrPages: bigint }): Hop<DirectAccess> {
   const md = mappedDevice(state, args.md);
@@ -132,7 +133,9 @@ export function* dmDaxDirectAccess(state: DmState, args: { md: string; pgoff: bi
   if (!t || !t.componentDax) return { rc: 'EIO' };
   const compSector = t.start + (sector - t.begin);
   const compPgoff = ((t.componentPartOff >> SECTOR_SHIFT) + compSector) / SECTORS_PER_PAGE;
+  // max_io_len(): a page that straddles the end of its target cannot be mapped (-EIO).
   const left = (t.begin + t.len - sector) / SECTORS_PER_PAGE;
+  if (left < 1n) return { rc: 'EIO' };
   return yield* invoke('dax.daxDirectAccess', { daxDev: t.componentDax, pgoff: compPgoff, nrPages: left < args.nrPages ? left : args.nrPages });
 }
 

@@ -6,7 +6,7 @@
 import { invoke, printk, type Hop } from '../effects';
 import type { Errno, Rc } from '../errno';
 import { hasFlag, MF } from '../mf';
-import { PAGE_SIZE, SECTOR_SHIFT, U32_MAX } from '../units';
+import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
 import { mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
 import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
@@ -281,6 +281,11 @@ function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigi
     }
     const low = agno === startAg ? startBno % mp.agBlocks : 0n;
     const high = agno === endAg ? endBno % mp.agBlocks : U32_MAX;
+    // xfs_btree_query_range() refuses low > high (a wrapped length: BTOBB(U64_MAX) is 0).
+    if (low > high) {
+      error = 'EINVAL';
+      break;
+    }
     const last = xfsAgLength(mp, agno) - 1n;
     walk.notify = { startblock: low, blockcount: (last < high ? last : high) + 1n - low };
     for (const rec of xfsRmapQueryRange(mp.rmap[Number(agno)] ?? [], low, high)) {
@@ -328,7 +333,8 @@ function* xfsDaxFailureFn(walk: FailureWalk, rec: XfsRmapIrec): Hop<Rc> {
   const pgcnt = xfsFailurePgcnt(mp.blockSize, rec, walk.notify);
   let rc: Rc = 0;
   if (xfsInodeIsDax(mp, ip)) rc = yield* invoke('mm.mfDaxKillProcs', { mapping, pgoff, pgcnt, mfFlags: walk.mfFlags });
-  if (preRemove) yield* invoke('mm.invalidateInodePages2Range', { mapping, start: pgoff, end: pgoff + pgcnt - 1n });
+  // pgoff_t arithmetic: with pgcnt 0 at pgoff 0 (sub-page blocks) the end wraps to ULONG_MAX.
+  if (preRemove) yield* invoke('mm.invalidateInodePages2Range', { mapping, start: pgoff, end: u64(pgoff + pgcnt - 1n) });
   return rc;
 }
 
