@@ -68,7 +68,9 @@ function daxAssociateEntry(mm: MmState, entry: DaxEntry, mapping: MappingId, sha
   if (entry.zero || entry.pfn === null) return;
   const folio = pfnFolio(mm, entry.pfn);
   if (entry.pmd && folio.order === 0) {
+    // dax_folio_init(): the 2 MiB entry's pages become one compound folio.
     folio.order = 9;
+    for (let tail = entry.pfn + 1n; tail < entry.pfn + PG_PMD_NR; tail++) mm.folios.delete(tail);
   }
   if (shared && (folio.mapping !== null || folio.share > 0)) {
     if (folio.mapping !== null) {
@@ -152,7 +154,14 @@ function* daxPteFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
     ptes.set(page, { pfn: null, kind: 'pagecache', level: 'pte' });
     return { ok: true };
   }
-  const old = lookupDaxEntry(mm, vma.mapping, pgoff);
+  let old = lookupDaxEntry(mm, vma.mapping, pgoff);
+  if (old?.pmd && old.zero) {
+    // grab_mapping_entry(): a 4 KiB fault inside a PMD zero entry downgrades it — the whole
+    // 2 MiB is unmapped everywhere and the entry goes.
+    yield* unmapMappingPages(mm, vma.mapping, old.index, PG_PMD_NR);
+    entriesOf(mm, vma.mapping).delete(old.index);
+    old = undefined;
+  }
   if (iomap.type === 'hole') {
     if (!old) entriesOf(mm, vma.mapping).set(pgoff, { index: pgoff, pfn: null, pmd: false, zero: true });
     ptes.set(page, { pfn: null, kind: 'zero', level: 'pte' });
@@ -162,8 +171,7 @@ function* daxPteFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
   if (da.rc === 'EHWPOISON') return { ok: false, vmFault: 'HWPOISON', errno: 'EHWPOISON' };
   if (da.rc !== 0) return sigbus(da.rc);
   // A PTE fault inside a live PMD entry uses that entry (grab_mapping_entry()).
-  const onPmd = old && old.pmd && !old.zero && old.pfn !== null;
-  const entry: DaxEntry = onPmd ? old : { index: pgoff, pfn: da.pfn, pmd: false, zero: false };
+  const entry: DaxEntry = old?.pmd && !old.zero && old.pfn !== null ? old : { index: pgoff, pfn: da.pfn, pmd: false, zero: false };
   const kept = yield* daxInsertEntry(mm, vma.mapping, old, entry, iomap.shared);
   const pfn = kept.pmd && kept.pfn !== null ? kept.pfn + (pgoff - kept.index) : da.pfn;
   ptes.set(page, { pfn, kind: 'dax', level: 'pte' });
@@ -181,6 +189,13 @@ function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
   }
   const iomap = yield* invoke('xfs.xfsDaxIomapBegin', { fs: vma.fs, ino: vma.ino, pgoff: index, count: PG_PMD_NR });
   if (iomap.rc !== 0) return sigbus(iomap.rc);
+  const ptes = ptesOf(mm, task.pid);
+  if (iomap.type === 'hole' && iomap.count >= PG_PMD_NR) {
+    // dax_pmd_load_hole(): a read of a 2 MiB hole maps the huge zero page.
+    if (!entries.get(index)) entries.set(index, { index, pfn: null, pmd: true, zero: true });
+    for (let i = 0n; i < PG_PMD_NR; i++) ptes.set(base + (i << PAGE_SHIFT), { pfn: null, kind: 'zero', level: 'pmd' });
+    return { ok: true };
+  }
   if (iomap.type !== 'mapped' || iomap.count < PG_PMD_NR) return 'fallback';
   const da = yield* invoke('dax.daxDirectAccess', { daxDev: iomap.daxDev, pgoff: iomap.daxPgoff, nrPages: PG_PMD_NR });
   if (da.rc === 'EHWPOISON') return 'fallback';
@@ -188,7 +203,6 @@ function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
   if (da.nrPages < PG_PMD_NR || da.pfn % PG_PMD_NR !== 0n) return 'fallback';
   const old = entries.get(index);
   const kept = yield* daxInsertEntry(mm, vma.mapping, old, { index, pfn: da.pfn, pmd: true, zero: false }, iomap.shared);
-  const ptes = ptesOf(mm, task.pid);
   const head = kept.pfn ?? da.pfn;
   for (let i = 0n; i < PG_PMD_NR; i++) ptes.set(base + (i << PAGE_SHIFT), { pfn: head + i, kind: 'dax', level: 'pmd' });
   yield* printk('mm', 'debug', `dax_iomap_pmd_fault: ${task.comm}:${task.pid} ${hex(base)} -> pfn ${hex(head)} (2 MiB)`);

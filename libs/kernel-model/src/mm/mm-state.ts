@@ -181,10 +181,10 @@ export function lookupDaxEntry(mm: MmState, mapping: MappingId, index: bigint): 
 
 /** pfn_folio(): the folio holding pfn (a 2 MiB folio of a PMD entry, or its own page). */
 export function pfnFolio(mm: MmState, pfn: bigint): Folio {
-  const own = mm.folios.get(pfn);
-  if (own) return own;
   const head = mm.folios.get(pfn & ~(PG_PMD_NR - 1n));
   if (head && head.order === 9) return head;
+  const own = mm.folios.get(pfn);
+  if (own) return own;
   const folio: Folio = { pfn, order: 0, mapping: null, index: 0n, share: 0 };
   mm.folios.set(pfn, folio);
   return folio;
