@@ -21,6 +21,8 @@ export interface KernelOps {
   'pmem.nvdimmAddBadrange': Op<{ pfn: bigint }, void>;
   'pmem.ndPmemRemove': Op<{ disk: string }, Rc>;
   'pmem.pmemSubmitBio': Op<{ disk: string; sector: bigint; nrSectors: bigint }, Rc>;
+  'pmem.bdClaim': Op<{ bdev: Bdev; holder: string }, Rc>;
+  'pmem.bdRelease': Op<{ bdev: Bdev; holder: string }, void>;
   // dax-core
   'dax.allocDax': Op<{ name: string; kind: 'pmem' | 'dm'; daxCapable: boolean }, void>;
   'dax.daxRemoveHost': Op<{ daxDev: string }, void>;
@@ -68,6 +70,8 @@ export const KERNEL_FUNCTION: Record<OpName, string> = {
   'pmem.nvdimmAddBadrange': 'nvdimm_bus_add_badrange',
   'pmem.ndPmemRemove': 'nd_pmem_remove',
   'pmem.pmemSubmitBio': 'pmem_submit_bio',
+  'pmem.bdClaim': 'bd_may_claim',
+  'pmem.bdRelease': 'bdev_release',
   'dax.allocDax': 'alloc_dax',
   'dax.daxRemoveHost': 'dax_remove_host',
   'dax.fsDaxGetByBdev': 'fs_dax_get_by_bdev',

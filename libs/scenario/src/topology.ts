@@ -198,6 +198,8 @@ export function bootScenario(scenario: Scenario): BootedKernel {
   // Faults run as real faults: processes in order, mappings in order, pages ascending.
   for (const proc of scenario.processes) {
     for (const m of proc.mmaps) {
+      // A filesystem whose mount was refused takes no further part: nothing of it is faulted.
+      if (mounts.get(m.fs)?.mountError) continue;
       for (const page of m.faulted) {
         const addr = m.start + (BigInt(page) << PAGE_SHIFT);
         setupTraces.push(runCall(kernel, 'mm.userFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);

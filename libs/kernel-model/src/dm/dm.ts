@@ -13,6 +13,9 @@ import type { Rc } from '../errno';
 import { hex, SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
 import type { Bdev, DirectAccess } from '../types';
 
+/** _dm_claim_ptr: the exclusive-open holder every mapped device uses for its components. */
+export const DM_CLAIM = 'device-mapper';
+
 export interface DmTarget {
   /** Sectors on the mapped device. */
   readonly begin: bigint;
@@ -67,6 +70,8 @@ export function* dmCreate(state: DmState, args: { name: string }): Hop<void> {
   for (const t of md.targets) {
     const key = t.bdev.partition ?? t.bdev.disk;
     if (!opened.has(key)) {
+      // open_table_device(): an exclusive open with the one holder all dm devices share.
+      if (t.bdev.diskKind === 'pmem') yield* invoke('pmem.bdClaim', { bdev: t.bdev, holder: DM_CLAIM });
       const holder = md.mode === 'proposal' ? { kind: 'dm' as const, name: md.name } : null;
       opened.set(key, yield* invoke('dax.fsDaxGetByBdev', { bdev: t.bdev, holder }));
     }

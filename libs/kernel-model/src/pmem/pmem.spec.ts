@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { givenKernel, givenPmem, givenTestfileMachine, when, FIRST_DATA_PFN } from '../test-kit';
+import { givenKernel, givenPmem, givenTestfileMachine, partitionOf, when, wholeDisk, FIRST_DATA_PFN } from '../test-kit';
 import { pmemFirstDataPfn, pmemOffsetToPfn, pmemPfnToOffset } from './pmem';
 
 describe('pmem_pagemap_memory_failure: pfn → dax offset', () => {
@@ -95,5 +95,35 @@ describe('nd_pmem_remove (unbind)', () => {
     const { k } = givenTestfileMachine();
     when(k, 'pmem.ndPmemRemove', { disk: 'pmem0' }, 1);
     assert.equal(when(k, 'pmem.ndPmemRemove', { disk: 'pmem0' }, 1).result, 'ENODEV');
+  });
+});
+
+describe('bd_may_claim: exclusive opens', () => {
+  it('lets the same holder re-claim and refuses another with -EBUSY', () => {
+    const k = givenKernel();
+    const ns = givenPmem(k);
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:a' }).result, 0);
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:a' }).result, 0);
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:b' }).result, 'EBUSY');
+  });
+  it('refuses a partition while the whole disk is held, and the whole disk while a partition is', () => {
+    const k = givenKernel();
+    const ns = givenPmem(k);
+    when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:a' });
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: partitionOf(ns, 'p1', 2048n, 4096n), holder: 'fs:b' }).result, 'EBUSY');
+    const k2 = givenKernel();
+    const ns2 = givenPmem(k2);
+    assert.equal(when(k2, 'pmem.bdClaim', { bdev: partitionOf(ns2, 'p1', 2048n, 4096n), holder: 'fs:b' }).result, 0);
+    assert.equal(when(k2, 'pmem.bdClaim', { bdev: partitionOf(ns2, 'p2', 8192n, 4096n), holder: 'fs:c' }).result, 0);
+    assert.equal(when(k2, 'pmem.bdClaim', { bdev: wholeDisk(ns2), holder: 'fs:a' }).result, 'EBUSY');
+  });
+  it('releases only its own claim', () => {
+    const k = givenKernel();
+    const ns = givenPmem(k);
+    when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:a' });
+    when(k, 'pmem.bdRelease', { bdev: wholeDisk(ns), holder: 'fs:b' });
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:b' }).result, 'EBUSY');
+    when(k, 'pmem.bdRelease', { bdev: wholeDisk(ns), holder: 'fs:a' });
+    assert.equal(when(k, 'pmem.bdClaim', { bdev: wholeDisk(ns), holder: 'fs:b' }).result, 0);
   });
 });

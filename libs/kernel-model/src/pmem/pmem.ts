@@ -7,7 +7,7 @@
 import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
 import { hex, PAGE_SHIFT, PAGE_SIZE, pfnToPhys, physToPfn, SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
-import type { DirectAccess } from '../types';
+import type { Bdev, DirectAccess } from '../types';
 
 export interface Badblock {
   /** 512-byte sector relative to the first data byte. */
@@ -30,11 +30,20 @@ export interface PmemNamespace {
 
 export interface PmemState {
   readonly namespaces: Map<string, PmemNamespace>;
+  /** Exclusive claims (bd_holder) of whole disks and partitions, by device name. */
+  readonly claims: Map<string, BdClaim>;
+}
+
+export interface BdClaim {
+  readonly holder: string;
+  readonly disk: string;
+  readonly partition: boolean;
 }
 
 export function createPmemState(): PmemState {
-  return { namespaces: new Map() };
+  return { namespaces: new Map(), claims: new Map() };
 }
+
 
 /** Disk capacity in bytes: size − pfn_pad − data_offset (pmem_attach_disk()). */
 export function pmemCapacity(ns: PmemNamespace): bigint {
@@ -172,4 +181,31 @@ export function* pmemSubmitBio(state: PmemState, args: { disk: string; sector: b
     return 'EIO';
   }
   return 0;
+}
+
+/**
+ * Models bd_may_claim() for an exclusive open of a pmem disk or one of its partitions: the
+ * same holder may re-claim; another holder gets -EBUSY; a partition cannot be claimed while
+ * its whole disk is held, nor the whole disk while one of its partitions is (a partition's
+ * claim marks the whole disk). All dm devices share one holder (_dm_claim_ptr), so several
+ * can map one pmem.
+ */
+export function* bdClaim(state: PmemState, args: { bdev: Bdev; holder: string }): Hop<Rc> {
+  const name = args.bdev.partition ?? args.bdev.disk;
+  const current = state.claims.get(name);
+  if (current) return current.holder === args.holder ? 0 : 'EBUSY';
+  const onDisk = [...state.claims.values()].filter((c) => c.disk === args.bdev.disk);
+  const conflict = args.bdev.partition !== null ? onDisk.some((c) => !c.partition) : onDisk.some((c) => c.partition);
+  if (conflict) {
+    yield* printk('pmem', 'warn', `${name}: exclusive open by ${args.holder} refused: device busy`);
+    return 'EBUSY';
+  }
+  state.claims.set(name, { holder: args.holder, disk: args.bdev.disk, partition: args.bdev.partition !== null });
+  return 0;
+}
+
+/** Models the release of an exclusive open (bdev_release): the holder's claim goes. */
+export function* bdRelease(state: PmemState, args: { bdev: Bdev; holder: string }): Hop<void> {
+  const name = args.bdev.partition ?? args.bdev.disk;
+  if (state.claims.get(name)?.holder === args.holder) state.claims.delete(name);
 }

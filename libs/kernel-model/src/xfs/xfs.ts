@@ -147,6 +147,19 @@ export function* xfsMount(state: XfsState, args: { fs: string }): Hop<{ mountErr
   const mp = mountOf(state, args.fs);
   const tag = `${mp.type === 'xfs' ? 'XFS' : 'EXT4-fs'} (${mp.name})`;
   const holder = mp.type === 'xfs' ? { kind: 'fs' as const, name: mp.name } : null;
+  // The exclusive opens of get_tree_bdev() (data) and xfs_blkdev_get() (log) come first.
+  const claimed: Bdev[] = [];
+  for (const bt of [mp.data, mp.log]) {
+    if (!bt || bt.bdev.diskKind !== 'pmem') continue;
+    const rc = yield* invoke('pmem.bdClaim', { bdev: bt.bdev, holder: `fs:${mp.name}` });
+    if (rc !== 0) {
+      for (const bdev of claimed) yield* invoke('pmem.bdRelease', { bdev, holder: `fs:${mp.name}` });
+      mp.mountError = rc;
+      yield* printk('xfs', 'err', `${tag}: cannot open ${bt.bdev.partition ?? bt.bdev.disk}: -${rc}`);
+      return { mountError: rc, dax: false };
+    }
+    claimed.push(bt.bdev);
+  }
   for (const bt of [mp.data, mp.log]) {
     if (!bt) continue;
     const got = yield* invoke('dax.fsDaxGetByBdev', { bdev: bt.bdev, holder });
@@ -160,6 +173,7 @@ export function* xfsMount(state: XfsState, args: { fs: string }): Hop<{ mountErr
       if (bt?.daxDev && holder) yield* invoke('dax.fsPutDax', { daxDev: bt.daxDev, holder });
       if (bt) bt.daxDev = null;
     }
+    for (const bdev of claimed) yield* invoke('pmem.bdRelease', { bdev, holder: `fs:${mp.name}` });
     yield* printk('xfs', 'err', `${tag}: mount failed: -${error}`);
     return { mountError: error, dax: false };
   }
