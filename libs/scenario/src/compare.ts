@@ -97,6 +97,12 @@ export function compareOutcome(expect: ExpectSpec | undefined, o: Outcome): Mism
     const actual = o.pages.find((p) => p.pfn === e.pfn)?.hwpoison ?? false;
     if (actual !== e.hwpoison) out.push({ path: `pages[${i}].hwpoison (pfn ${hex(e.pfn)})`, expected: e.hwpoison, actual });
   });
+  (expect.incidents ?? []).forEach((e, i) => {
+    const actual = o.incidents.find((x) => x.id === e.id);
+    if (!actual) out.push({ path: `incidents[${i}]`, expected: { id: e.id }, actual: null });
+    else if (e.status !== undefined && actual.status !== e.status)
+      out.push({ path: `incidents[${i}].status (${e.id})`, expected: e.status, actual: actual.status });
+  });
   (expect.ptes ?? []).forEach((e, i) => {
     const actual = o.ptes.find((p) => p.pid === e.pid && p.addr === e.addr)?.present ?? false;
     if (actual !== e.present) out.push({ path: `ptes[${i}].present (pid ${e.pid} ${hex(e.addr)})`, expected: e.present, actual });

@@ -154,7 +154,6 @@ const BROKEN: BrokenCase[] = [
   { rule: 'fs device exists', change: (d) => (fs0(d).device = 'pmem7'), path: 'filesystems[0].device', message: /no pmem namespace, partition or dm device named 'pmem7'/, more: true },
   { rule: 'fs device used once', change: (d) => d.filesystems.push({ name: 'xfs1', device: 'pmem0', agBlocks: 1024 }), path: 'filesystems[1].device', message: /pmem0 is already used by filesystem xfs0/ },
   { rule: 'logDevice exists', change: (d) => (fs0(d).logDevice = 'pmem5'), path: 'filesystems[0].logDevice', message: /no pmem namespace named 'pmem5'/ },
-  { rule: 'logDevice is a whole namespace', change: (d) => (withPartitions(d).filesystems[0].logDevice = 'pmem1p1'), path: 'filesystems[0].logDevice', message: /must be a whole pmem namespace; 'pmem1p1' is a partition/ },
   { rule: 'logDevice differs from device', change: (d) => (fs0(d).logDevice = 'pmem0'), path: 'filesystems[0].logDevice', message: /must differ from device/ },
   { rule: 'logDevice not under the data device', change: (d) => { Object.assign(withDm(d).filesystems[0], { device: 'dm0', agBlocks: 256, logDevice: 'pmem1', files: [], metadata: [] }); (d.processes = []); (d.injections = []); delete d.expect; }, path: 'filesystems[0].logDevice', message: /pmem1 lies under the data device dm0/ },
   { rule: 'blockSize a power of two', change: (d) => (fs0(d).blockSize = 3000), path: 'filesystems[0].blockSize', message: /power of two between 512 and 65536, got 3000/ },
@@ -178,14 +177,12 @@ const BROKEN: BrokenCase[] = [
   { rule: 'shared blocks within one file need reflink', change: (d) => { fs0(d).reflink = false; fs0(d).files[0].extents.push({ offset: 16, block: 78416, count: 1 }); }, path: 'filesystems[0].files[0].extents[1]', message: /shares blocks 78416\.\.78416 with \/a \(extents\[0\]\), in the same file but reflink is false/ },
   { rule: 'special owner name', change: (d) => (fs0(d).metadata[0].owner = 'OWN_INODE'), path: 'filesystems[0].metadata[0].owner', message: /expected one of OWN_NULL, .*got "OWN_INODE"/ },
   { rule: 'ext4 has no shared extents', change: (d) => { (fs0(d).type = 'ext4'); (fs0(d).files[1].extents[0].block = 78416); }, path: 'filesystems[0].files[1].extents[0]', message: /shares blocks 78416\.\.78431 with \/a, but ext4 has no shared extents/ },
-  { rule: 'ext4 has no reflink', change: (d) => Object.assign(fs0(d), { type: 'ext4', reflink: true }), path: 'filesystems[0].reflink', message: /ext4 has no reflink/ },
   // --- processes
   { rule: 'comm required', change: (d) => delete d.processes[0].comm, path: 'processes[0].comm', message: /required/ },
   { rule: 'pid positive', change: (d) => (d.processes[0].pid = 0), path: 'processes[0].pid', message: /at least 1/ },
   { rule: 'mmap fs exists', change: (d) => (mmap0(d).fs = 'xfs9'), path: 'processes[0].mmaps[0].fs', message: /no filesystem named 'xfs9'/ },
   { rule: 'mmap path is a file of the fs', change: (d) => (mmap0(d).path = '/zz'), path: 'processes[0].mmaps[0].path', message: /xfs0 has no file \/zz/ },
   { rule: 'mapped file is regular', change: (d) => (fs0(d).files[0].kind = 'directory'), path: 'processes[0].mmaps[0].path', message: /\/a is a directory/ },
-  { rule: 'mapped file is in cache', change: (d) => (fs0(d).files[0].cache = 'uncached'), path: 'processes[0].mmaps[0].path', message: /cache: uncached, but a mapped inode is in the inode cache \(cache: active\)/ },
   { rule: 'start page-aligned', change: (d) => (mmap0(d).start = '0x7f0000000010'), path: 'processes[0].mmaps[0].start', message: /page-aligned .*got 0x7f0000000010/ },
   { rule: 'start in user space', change: (d) => (mmap0(d).start = '0x800000000000'), path: 'processes[0].mmaps[0].start', message: /not in user space \(below 0x800000000000\)/ },
   { rule: 'mapping ends in user space', change: (d) => { (mmap0(d).start = '0x7ffffffff000'); (d.injections[0].madvise.addr = '0x7ffffffff000'); (d.expect.signals[0].addr = '0x7ffffffff000'); }, path: 'processes[0].mmaps[0].start', message: /0x7ffffffff000\.\.0x80000000efff is not in user space/ },
@@ -201,7 +198,6 @@ const BROKEN: BrokenCase[] = [
   { rule: 'injection has one kind', change: (d) => (d.injections[0].mce = { pid: 100, pfn: 1 }), path: 'injections[0]', message: /got madvise and mce; write one injection per entry/ },
   { rule: 'injection id required', change: (d) => delete d.injections[0].id, path: 'injections[0].id', message: /required/ },
   { rule: 'madvise pid declared', change: (d) => (d.injections[0].madvise.pid = 999), path: 'injections[0].madvise.pid', message: /pid 999 is not a declared process/ },
-  { rule: 'madvise addr page-aligned', change: (d) => (d.injections[0].madvise.addr = '0x7f0000000800'), path: 'injections[0].madvise.addr', message: /page-aligned/ },
   { rule: 'madvise range inside the mappings', change: (d) => (d.injections[0].madvise = { pid: 100, addr: '0x7f000000f000', pages: 2 }), path: 'injections[0].madvise.addr', message: /0x7f000000f000\.\.0x7f0000010fff \(2 pages\) is not mapped by pid 100: page 0x7f0000010000 is outside every mapping \(pid 100 maps 0x7f0000000000\.\.0x7f000000ffff\)/ },
   { rule: 'madvise pages >= 1', change: (d) => (d.injections[0].madvise.pages = 0), path: 'injections[0].madvise.pages', message: /at least 1/ },
   { rule: 'mce pid declared', change: (d) => (d.injections[0] = { id: 'i1', mce: { pid: 5, pfn: '0x123450' } }), path: 'injections[0].mce.pid', message: /not a declared process/ },
@@ -498,6 +494,44 @@ expect:
     fs0(doc).files[1].bmbtBlocks = [{ block: 100, count: 1 }];
     fs0(doc).cowStaging = [{ block: 127, count: 2 }];
     parsed(parseDoc(doc));
+  });
+
+  it('accepts what a reader of the format may write (review of wrong rejections)', () => {
+    const ext4 = base();
+    Object.assign(fs0(ext4), { type: 'ext4', agBlocks: undefined, rmapbt: true, reflink: true });
+    fs0(ext4).files[1].extents[0].block = 90000;
+    const e = parsed(parseDoc(ext4)).filesystems[0];
+    assert.equal(e?.rmapbt, false, 'ext4 reads rmapbt as false');
+    assert.equal(e?.reflink, false, 'ext4 reads reflink as false');
+
+    const cached = base();
+    fs0(cached).files[0].cache = 'transient';
+    parsed(parseDoc(cached));
+
+    const unaligned = base();
+    unaligned.injections[0].madvise.addr = '0x7f0000000800';
+    parsed(parseDoc(unaligned));
+
+    const underscores = base();
+    underscores.pmem[0].physAddr = '0x1_0000_0000';
+    assert.equal(parsed(parseDoc(underscores)).pmem[0]?.physAddr, 0x1_0000_0000n);
+
+    const numericId = base();
+    numericId.injections[0].id = 1;
+    numericId.expect = { injections: { 1: { rc: 0 } } };
+    assert.equal(parsed(parseDoc(numericId)).injections[0]?.id, '1');
+
+    const raw = base();
+    Object.assign(raw.pmem[0], { mode: 'raw', dataOffset: undefined });
+    assert.equal(parsed(parseDoc(raw)).pmem[0]?.dataOffset, 0n);
+  });
+
+  it('reads expect.incidents (id and status) and mountError: none', () => {
+    const doc = base();
+    doc.expect = { incidents: [{ id: 'i1', status: 'complete', traceId: 'abc' }], filesystems: { xfs0: { mountError: 'none' } } };
+    const e = parsed(parseDoc(doc)).expect;
+    assert.deepEqual(e?.incidents, [{ id: 'i1', status: 'complete' }]);
+    assert.equal(e?.filesystems?.xfs0?.mountError, null);
   });
 
   it('accepts madvise over two adjacent mappings and an unbind by an undeclared pid', () => {

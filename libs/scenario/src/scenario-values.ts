@@ -104,7 +104,8 @@ function unsafeNumber(text: string, value: bigint | undefined): ValueResult<bigi
 }
 
 function parseIntegerText(text: string, options: IntegerOptions): ValueResult<bigint> {
-  const trimmed = text.trim();
+  // Digit-group underscores, as the kernel-semantics worked example writes 0x1_0000_0000.
+  const trimmed = text.trim().replace(/(?<=[0-9a-fA-F])_(?=[0-9a-fA-F])/g, '');
   const match = INTEGER_TEXT.exec(trimmed);
   if (match === null) {
     return { ok: false, message: `expected ${expectedInteger(options)}, got ${describeValue(text)}` };

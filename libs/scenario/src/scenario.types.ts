@@ -192,6 +192,8 @@ export interface ExpectSpec {
   devices?: Record<string, { alive?: boolean; holder?: string }>;
   pages?: { pfn: bigint; hwpoison: boolean }[];
   ptes?: { pid: number; addr: bigint; present: boolean }[];
+  /** Compared by id and status only: incident and trace ids differ between runs and modes. */
+  incidents?: { id: string; status: 'complete' | 'not-run' | undefined }[];
 }
 
 /** One problem found in a scenario file. `path` is like `injections[0].madvise.addr`. */

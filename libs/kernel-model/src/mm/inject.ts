@@ -19,6 +19,7 @@ import { findTask, lookupPte, type MmState } from './mm-state';
 export function* madviseInjectError(mm: MmState, args: { pid: number; start: bigint; pages: bigint }): Hop<Rc> {
   const task = findTask(mm, args.pid);
   if (!task) throw new Error(`madvise: no task ${args.pid}`);
+  if (args.start % PAGE_SIZE !== 0n) return 'EINVAL'; // do_madvise(): !PAGE_ALIGNED(start)
   if (!task.capSysAdmin) return 'EPERM';
   const end = args.start + (args.pages << PAGE_SHIFT);
   for (let addr = args.start; addr < end; ) {

@@ -71,16 +71,18 @@ function printIssues(issues: ScenarioIssue[]): void {
   for (const i of issues) process.stderr.write(`${i.file}: ${i.path === '' ? '' : `${i.path}: `}${i.message}\n`);
 }
 
-function checkNames(loaded: Loaded[]): ScenarioIssue[] {
+/**
+ * Names are meant to be unique in a suite; a repeat is reported as a warning (the files are
+ * still run: each stands on its own, and reports name their file too).
+ */
+function warnDuplicateNames(loaded: Loaded[]): void {
   const seen = new Map<string, string>();
-  const issues: ScenarioIssue[] = [];
   for (const l of loaded) {
     if (!l.ok) continue;
     const prev = seen.get(l.scenario.name);
-    if (prev) issues.push({ file: l.scenario.file, path: 'name', message: `"${l.scenario.name}" is already the name of ${prev}; names are unique in a suite` });
+    if (prev) process.stderr.write(`${l.scenario.file}: name: warning: "${l.scenario.name}" is also the name of ${prev}; names should be unique in a suite\n`);
     else seen.set(l.scenario.name, l.scenario.file);
   }
-  return issues;
 }
 
 async function runCommand(args: string[]): Promise<number> {
@@ -95,9 +97,8 @@ async function runCommand(args: string[]): Promise<number> {
   }
   const files = expandFiles(opts.files);
   const loaded = files.map(loadScenarioFile);
-  const nameIssues = checkNames(loaded);
-  let invalid = nameIssues.length > 0;
-  printIssues(nameIssues);
+  warnDuplicateNames(loaded);
+  let invalid = false;
   const color = !opts.json && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   let passed = 0;
   let failed = 0;
@@ -133,7 +134,8 @@ function checkCommand(args: string[]): number {
     return 2;
   }
   const loaded = files.map(loadScenarioFile);
-  const issues = [...checkNames(loaded), ...loaded.flatMap((l) => (l.ok ? [] : l.issues))];
+  warnDuplicateNames(loaded);
+  const issues = loaded.flatMap((l) => (l.ok ? [] : l.issues));
   printIssues(issues);
   for (const l of loaded) if (l.ok) process.stdout.write(`ok ${l.scenario.file} (${l.scenario.name})\n`);
   return issues.length > 0 ? 2 : 0;
