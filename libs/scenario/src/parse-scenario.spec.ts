@@ -109,6 +109,7 @@ const BROKEN: BrokenCase[] = [
   { rule: 'duplicate key', change: () => {}, text: 'name: x\nname: y\n', path: '', message: /line 2, column 1: Map keys must be unique/ },
   { rule: 'empty file', change: () => {}, text: '# nothing\n', path: '', message: /empty/ },
   { rule: 'top level not a mapping', change: () => {}, text: '- a\n- b\n', path: '', message: /expected a mapping at the top/ },
+  { rule: 'namespace within 52-bit physical space', change: (d) => (d.pmem[0].physAddr = '0xfffffffff0000000'), path: 'pmem[0].size', message: /runs past the 52-bit physical address space/ },
   { rule: 'unknown top-level key', change: (d) => (d.procesess = []), path: 'procesess', message: /unknown key 'procesess' \(did you mean 'processes'\?\)/ },
   { rule: 'unknown nested key', change: (d) => (fs0(d).relink = true), path: 'filesystems[0].relink', message: /did you mean 'reflink'/ },
   { rule: 'unknown key in an injection body', change: (d) => (d.injections[0].madvise.page = 1), path: 'injections[0].madvise.page', message: /did you mean 'pages'/ },

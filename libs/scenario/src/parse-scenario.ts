@@ -556,6 +556,13 @@ function readPmem(r: Reader, top: Fields, devices: Devices): PmemDraft[] {
           'the namespace would have no data capacity',
       );
     }
+    // x86-64 physical addresses have at most 52 bits (pfns fit in 40).
+    if (draft.physAddr !== undefined && size !== undefined && draft.physAddr + size > 1n << 52n) {
+      r.issue(
+        f.at('size'),
+        `the namespace ${formatHex(draft.physAddr)}..${formatHex(draft.physAddr + size - 1n)} runs past the 52-bit physical address space`,
+      );
+    }
     const capacity = pmemCapacity(draft);
     const capacitySectors = capacity === undefined ? undefined : capacity / SECTOR_SIZE;
     const fitsText = (first: bigint, count: bigint): string =>
