@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { EnvelopeOf, Topics } from '@mfsim/contracts';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 
 import { MmService } from './mm.service';
 
@@ -14,8 +14,7 @@ export class DaxKillProcsHandler {
     withSpan(
       'mf_dax_kill_procs',
       {
-        [Attr.FAILURE_ID]: envelope.failureId,
-        [Attr.MESSAGE_ID]: envelope.id,
+        ...messageAttributes(envelope),
         [Attr.DAX_DEV]: envelope.data.daxDev,
         [Attr.MM_MAPPING_ID]: envelope.data.mappingId,
         [Attr.MM_PGOFF]: envelope.data.pgoff,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { EnvelopeOf, Topics } from '@mfsim/contracts';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 
 import { MmService } from './mm.service';
 
@@ -14,8 +14,7 @@ export class MemoryFailureHandler {
     withSpan(
       'memory_failure',
       {
-        [Attr.FAILURE_ID]: envelope.failureId,
-        [Attr.MESSAGE_ID]: envelope.id,
+        ...messageAttributes(envelope),
         [Attr.PMEM_PFN]: envelope.data.pfn,
         [Attr.MF_FLAGS]: envelope.data.mfFlags,
         ...(envelope.data.currentPid === null ? {} : { [Attr.MM_CURRENT_PID]: envelope.data.currentPid }),

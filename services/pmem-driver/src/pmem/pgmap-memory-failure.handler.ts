@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { EnvelopeOf, Topics } from '@mfsim/contracts';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 
 import { PmemService } from './pmem.service';
 
@@ -14,8 +14,7 @@ export class PgmapMemoryFailureHandler {
     withSpan(
       'pmem_pagemap_memory_failure',
       {
-        [Attr.FAILURE_ID]: envelope.failureId,
-        [Attr.MESSAGE_ID]: envelope.id,
+        ...messageAttributes(envelope),
         [Attr.DAX_DEV]: envelope.data.daxDev,
         [Attr.PMEM_PFN]: envelope.data.pfn,
         [Attr.PMEM_NR_PAGES]: envelope.data.nrPages,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { EnvelopeOf, Topics } from '@mfsim/contracts';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 
 import { PmemService } from './pmem.service';
 
@@ -13,7 +13,7 @@ export class UnbindHandler {
   readonly handle = (envelope: EnvelopeOf<typeof Topics.PMEM_UNBIND>): Promise<void> =>
     withSpan(
       'pmem_release_disk',
-      { [Attr.FAILURE_ID]: envelope.failureId, [Attr.MESSAGE_ID]: envelope.id, [Attr.DAX_DEV]: envelope.data.daxDev },
+      { ...messageAttributes(envelope), [Attr.DAX_DEV]: envelope.data.daxDev },
       () => this.pmem.pmemReleaseDisk(envelope),
     );
 }

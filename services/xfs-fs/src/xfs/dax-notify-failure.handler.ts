@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { EnvelopeOf, Topics } from '@mfsim/contracts';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { notifyFailureAttributes, withSpan } from '@mfsim/telemetry';
 
 import { XfsService } from './xfs.service';
 
@@ -13,14 +13,7 @@ export class DaxNotifyFailureHandler {
   readonly handle = (envelope: EnvelopeOf<typeof Topics.XFS_DAX_NOTIFY_FAILURE>): Promise<void> =>
     withSpan(
       'xfs_dax_notify_failure',
-      {
-        [Attr.FAILURE_ID]: envelope.failureId,
-        [Attr.MESSAGE_ID]: envelope.id,
-        [Attr.DAX_DEV]: envelope.data.daxDev,
-        [Attr.DAX_OFFSET]: envelope.data.offsetBytes,
-        [Attr.DAX_LEN]: envelope.data.lenBytes,
-        [Attr.MF_FLAGS]: envelope.data.mfFlags,
-      },
+      notifyFailureAttributes(envelope),
       () => this.xfs.xfsDaxNotifyFailure(envelope),
     );
 }
