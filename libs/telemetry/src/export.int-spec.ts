@@ -8,7 +8,7 @@
  * Needs `npm run build` first: it starts services/<name>/dist/main.js and the migration CLI.
  */
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { after, before, describe, it, TestContext } from 'node:test';
@@ -33,13 +33,16 @@ import {
   testKafkaBrokers,
   TestDatabase,
   testRedisUrl,
+  REPO_ROOT,
+  RunningService,
+  serviceEnvWithoutTelemetry,
+  startServiceProcess,
   uniqueId,
+  waitFor,
 } from '@mfsim/testing';
 
 import { Attr } from './attributes';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const REGISTER = path.join(REPO_ROOT, 'libs', 'telemetry', 'dist', 'register.js');
 const MIGRATE = path.join(REPO_ROOT, 'libs', 'persistence', 'bin', 'migrate.js');
 
 type ServiceName = 'pmem-driver' | 'dax-core';
@@ -67,23 +70,7 @@ const DAX_DATA: DataOf<typeof Topics.DAX_HOLDER_NOTIFY_FAILURE> = {
   currentPid: 4242,
 };
 
-interface RunningService {
-  name: ServiceName;
-  port: number;
-  child: ChildProcess;
-  /** stdout and stderr lines, in arrival order */
-  lines: string[];
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+type Service = RunningService<ServiceName>;
 
 /** Runs a command to completion; rejects with its output when it fails. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
@@ -99,41 +86,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs:
   });
 }
 
-/** The test runner's environment minus every OTEL_* variable (and node:test's own marker). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('OTEL_') || name === 'NODE_TEST_CONTEXT') delete env[name];
-  }
-  return env;
-}
-
-/** As tools/cli/src/stack/services.ts starts a service: node --require register.js main.js. */
-function startService(name: ServiceName, port: number, env: NodeJS.ProcessEnv): RunningService {
-  const main = path.join(REPO_ROOT, 'services', name, 'dist', 'main.js');
-  const child = spawn(process.execPath, ['--require', REGISTER, main], {
-    cwd: REPO_ROOT,
-    env: { ...env, HTTP_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const service: RunningService = { name, port, child, lines: [] };
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    stream.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop() ?? '';
-      service.lines.push(...parts);
-    });
-  }
-  return service;
-}
-
 function isHealthy(body: unknown): boolean {
   const { status, checks } = body as { status?: string; checks?: Record<string, { status?: string }> };
   return status === 'ok' && ['kafka', 'postgres', 'redis'].every((name) => checks?.[name]?.status === 'up');
 }
 
-async function waitHealthy(service: RunningService, failWithLogs: (error: unknown) => never): Promise<void> {
+async function waitHealthy(service: Service, failWithLogs: (error: unknown) => never): Promise<void> {
   await waitFor(
     `${service.name} /health 200 with kafka, postgres and redis up`,
     async () => {
@@ -162,7 +120,7 @@ class Run {
   readonly id = uniqueId('otel');
   readonly topicPrefix = `${this.id}.`;
   readonly redisPrefix = `${this.id}:`;
-  readonly services: RunningService[] = [];
+  readonly services: Service[] = [];
   /**
    * A producer of this run's own: a kafkajs producer refreshes metadata for every topic it ever
    * sent to, so one shared across runs fails once an earlier run's topics are deleted.
@@ -181,7 +139,7 @@ class Run {
 
   env(otel: Record<string, string>): NodeJS.ProcessEnv {
     return {
-      ...baseEnv(),
+      ...serviceEnvWithoutTelemetry(),
       KAFKA_BROKERS: testKafkaBrokers().join(','),
       DATABASE_URL: this.databaseUrl,
       REDIS_URL: testRedisUrl(),
@@ -191,8 +149,8 @@ class Run {
     };
   }
 
-  start(name: ServiceName, port: number, env: NodeJS.ProcessEnv): RunningService {
-    const service = startService(name, port, env);
+  start(name: ServiceName, port: number, env: NodeJS.ProcessEnv): Service {
+    const service = startServiceProcess(name, port, env);
     this.services.push(service);
     return service;
   }
@@ -251,7 +209,7 @@ describe('telemetry: OTLP/HTTP trace export from the services', { timeout: 600_0
   before(async () => {
     testKafkaBrokers(); // fails first, with the clear message, when no broker is given
     database = await createTestDatabase();
-    await run(process.execPath, [MIGRATE, 'deploy', '--quiet'], { ...baseEnv(), DATABASE_URL: database.url }, 120_000);
+    await run(process.execPath, [MIGRATE, 'deploy', '--quiet'], { ...serviceEnvWithoutTelemetry(), DATABASE_URL: database.url }, 120_000);
     admin = testKafka(uniqueId('otel-test')).admin();
     await admin.connect();
   });

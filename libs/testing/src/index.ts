@@ -5,4 +5,5 @@ export * from './postgres';
 export * from './processes';
 export * from './redis';
 export * from './servers';
+export * from './service-processes';
 export * from './topics';

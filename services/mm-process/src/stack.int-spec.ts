@@ -6,7 +6,7 @@
  * Needs `npm run build` first: it starts services/<name>/dist/main.js.
  */
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,39 +29,24 @@ import {
   testKafkaBrokers,
   TestDatabase,
   TestRedis,
+  REPO_ROOT,
+  RunningService,
+  serviceEnvWithoutTelemetry,
+  startServiceProcess,
   uniqueId,
+  waitFor,
 } from '@mfsim/testing';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const REGISTER = path.join(REPO_ROOT, 'libs', 'telemetry', 'dist', 'register.js');
 const SERVICES = ['pmem-driver', 'dax-core', 'dm-mapper', 'xfs-fs', 'mm-process'] as const;
 type ServiceName = (typeof SERVICES)[number];
 
 const HEALTHY_WITHIN_MS = 60_000;
 
-interface RunningService {
-  name: ServiceName;
-  port: number;
-  child: ChildProcess;
-  /** stdout and stderr lines, in arrival order */
-  lines: string[];
-  startedAt: number;
-  bootMs?: number;
-}
+type StackService = RunningService<ServiceName> & { bootMs?: number };
 
 async function getHealth(port: number): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
   return { status: response.status, body: await response.json() };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function isAllUp(body: unknown): boolean {
@@ -74,45 +59,23 @@ function rssKiB(pid: number): number {
   return match ? Number(match[1]) : NaN;
 }
 
-/** The environment a service gets: this run's servers and prefixes, and no telemetry. */
-function serviceEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...settings, NO_COLOR: '1' };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('OTEL_')) delete env[name];
-  }
-  return env;
-}
-
-function startService(name: ServiceName, port: number, settings: Record<string, string>): RunningService {
-  const main = path.join(REPO_ROOT, 'services', name, 'dist', 'main.js');
-  const child = spawn(process.execPath, ['--require', REGISTER, main], {
-    env: serviceEnv({ ...settings, HTTP_PORT: String(port) }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const service: RunningService = { name, port, child, lines: [], startedAt: Date.now() };
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    stream?.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop() ?? '';
-      service.lines.push(...parts);
-    });
-  }
-  return service;
+/** A service with this run's servers and prefixes, and no telemetry. */
+function startService(name: ServiceName, port: number, settings: Record<string, string>): StackService {
+  return startServiceProcess(name, port, serviceEnvWithoutTelemetry(settings));
 }
 
 describe('stack of five services', { timeout: 240_000 }, () => {
   const runId = uniqueId('stack');
   const topicPrefix = `${runId}.`;
   const redisPrefix = `${runId}:`;
-  const services = new Map<ServiceName, RunningService>();
+  const services = new Map<ServiceName, StackService>();
   let database: TestDatabase | undefined;
   let redis: TestRedis | undefined;
   let admin: Admin | undefined;
   let producer: Producer | undefined;
   const consumers: Consumer[] = [];
 
-  const service = (name: ServiceName): RunningService => {
+  const service = (name: ServiceName): StackService => {
     const running = services.get(name);
     assert.ok(running, `${name} is not running`);
     return running;
@@ -279,7 +242,7 @@ describe('service configuration', () => {
   it('a bad setting stops each service with one line naming it and exit code 1', () => {
     for (const name of SERVICES) {
       const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
-        env: serviceEnv({ HTTP_PORT: 'seventy', KAFKA_BROKERS: '127.0.0.1', DATABASE_URL: 'mysql://db/x' }),
+        env: serviceEnvWithoutTelemetry({ HTTP_PORT: 'seventy', KAFKA_BROKERS: '127.0.0.1', DATABASE_URL: 'mysql://db/x' }),
         encoding: 'utf8',
         timeout: 30_000,
       });
