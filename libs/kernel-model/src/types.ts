@@ -29,3 +29,13 @@ export function parseMappingId(id: MappingId): { fs: string; ino: bigint } {
 
 /** The answer of ->direct_access(): a pfn and how many pages are contiguous, or an errno. */
 export type DirectAccess = { readonly rc: 0; readonly pfn: bigint; readonly nrPages: bigint } | { readonly rc: import('./errno').Errno };
+
+/**
+ * The object a call names. A missing one is a wiring bug of the caller (the scenario parser
+ * validates every name), not a kernel outcome, so it throws instead of returning an errno.
+ */
+export function lookup<K, V>(map: ReadonlyMap<K, V>, key: K, what: string): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`no ${what} ${String(key)}`);
+  return value;
+}

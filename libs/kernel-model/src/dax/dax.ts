@@ -7,7 +7,7 @@ import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
 import { MF } from '../mf';
 import { hex, PAGE_SIZE, SECTOR_SIZE, U64_MAX } from '../units';
-import type { Bdev, DirectAccess } from '../types';
+import { lookup, type Bdev, type DirectAccess } from '../types';
 
 export type DaxHolder = { readonly kind: 'fs'; readonly name: string } | { readonly kind: 'dm'; readonly mds: string[] };
 
@@ -40,9 +40,7 @@ export function daxHolderName(dev: DaxDevice): string {
 }
 
 function device(state: DaxState, name: string): DaxDevice {
-  const dev = state.devices.get(name);
-  if (!dev) throw new Error(`dax: no dax_device ${name}`);
-  return dev;
+  return lookup(state.devices, name, 'dax_device');
 }
 
 /** Models alloc_dax() + dax_add_host(): a live, hosted device with no holder. */

@@ -11,7 +11,7 @@
 import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
 import { hex, SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
-import type { Bdev, DirectAccess } from '../types';
+import { lookup, type Bdev, type DirectAccess } from '../types';
 
 /** _dm_claim_ptr: the exclusive-open holder every mapped device uses for its components. */
 export const DM_CLAIM = 'device-mapper';
@@ -49,9 +49,7 @@ export function createDmState(): DmState {
 }
 
 function mappedDevice(state: DmState, name: string): MappedDevice {
-  const md = state.devices.get(name);
-  if (!md) throw new Error(`dm: no mapped device ${name}`);
-  return md;
+  return lookup(state.devices, name, 'mapped device');
 }
 
 export function dmSize(md: MappedDevice): bigint {

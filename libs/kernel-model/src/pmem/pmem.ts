@@ -7,7 +7,7 @@
 import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
 import { hex, PAGE_SHIFT, PAGE_SIZE, pfnToPhys, physToPfn, SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
-import type { Bdev, DirectAccess } from '../types';
+import { lookup, type Bdev, type DirectAccess } from '../types';
 
 export interface Badblock {
   /** 512-byte sector relative to the first data byte. */
@@ -78,9 +78,7 @@ function findNamespaceByPfn(state: PmemState, pfn: bigint): PmemNamespace | unde
 }
 
 function namespace(state: PmemState, disk: string): PmemNamespace {
-  const ns = state.namespaces.get(disk);
-  if (!ns) throw new Error(`pmem: no namespace ${disk}`);
-  return ns;
+  return lookup(state.namespaces, disk, 'pmem namespace');
 }
 
 /** badblocks_check(): does [sector, sector+count) touch a bad sector? */

@@ -7,7 +7,7 @@ import { invoke, printk, type Hop } from '../effects';
 import type { Errno, Rc } from '../errno';
 import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
-import { mappingId, type Bdev } from '../types';
+import { lookup, mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
 import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
 
@@ -96,9 +96,7 @@ export function createXfsState(): XfsState {
 }
 
 function mountOf(state: XfsState, fs: string): XfsMount {
-  const mp = state.mounts.get(fs);
-  if (!mp) throw new Error(`xfs: no filesystem ${fs}`);
-  return mp;
+  return lookup(state.mounts, fs, 'filesystem');
 }
 
 export function xfsAgLength(mp: XfsMount, agno: bigint): bigint {
