@@ -4,7 +4,7 @@
  * synchronous call chain has. It records every call, result and log line as a trace tree.
  * Pure: no I/O, no clock.
  */
-import { KernelPanic, subsystemOf, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
+import { KernelPanic, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
 import type { KernelOps, OpName } from './ops';
 import * as dax from './dax/dax';
 import * as dm from './dm/dm';
@@ -133,4 +133,3 @@ export function runCall<K extends OpName>(kernel: Kernel, op: K, args: KernelOps
   }
 }
 
-export { subsystemOf };

@@ -42,9 +42,6 @@ export function* printk(subsys: Subsystem, level: LogLevel, text: string): Hop<v
   yield { kind: 'log', subsys, level, text };
 }
 
-export function subsystemOf(op: OpName): Subsystem {
-  return op.slice(0, op.indexOf('.')) as Subsystem;
-}
 
 /**
  * Thrown by memory_failure() when vm.memory_failure_recovery is 0: the machine stops, so the

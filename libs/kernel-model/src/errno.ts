@@ -33,11 +33,4 @@ export function rcToString(rc: Rc): string {
   return rc === 0 ? '0' : `-${rc}`;
 }
 
-/** The negative integer the kernel would return. */
-export function rcToNumber(rc: Rc): number {
-  return rc === 0 ? 0 : -ERRNO[rc];
-}
 
-export function isErrno(name: string): name is Errno {
-  return Object.prototype.hasOwnProperty.call(ERRNO, name);
-}

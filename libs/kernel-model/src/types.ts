@@ -22,10 +22,6 @@ export function mappingId(fs: string, ino: bigint): MappingId {
   return `${fs}:${ino}`;
 }
 
-export function parseMappingId(id: MappingId): { fs: string; ino: bigint } {
-  const i = id.lastIndexOf(':');
-  return { fs: id.slice(0, i), ino: BigInt(id.slice(i + 1)) };
-}
 
 /** The answer of ->direct_access(): a pfn and how many pages are contiguous, or an errno. */
 export type DirectAccess = { readonly rc: 0; readonly pfn: bigint; readonly nrPages: bigint } | { readonly rc: import('./errno').Errno };

@@ -40,15 +40,5 @@ export function btobb(bytes: bigint): bigint {
   return u64(bytes + SECTOR_SIZE - 1n) >> SECTOR_SHIFT;
 }
 
-export function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
 
-export function maxBig(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
 
-/** Half-open ranges [aStart, aEnd) and [bStart, bEnd) overlap. */
-export function rangesOverlap(aStart: bigint, aEnd: bigint, bStart: bigint, bEnd: bigint): boolean {
-  return aStart < bEnd && bStart < aEnd;
-}

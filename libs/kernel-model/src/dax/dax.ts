@@ -6,7 +6,7 @@
 import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
 import { MF } from '../mf';
-import { hex, PAGE_SIZE, SECTOR_SIZE, U64_MAX } from '../units';
+import { PAGE_SIZE, SECTOR_SIZE, U64_MAX } from '../units';
 import { lookup, type Bdev, type DirectAccess } from '../types';
 
 export type DaxHolder = { readonly kind: 'fs'; readonly name: string } | { readonly kind: 'dm'; readonly mds: string[] };
@@ -148,6 +148,3 @@ export function* daxDirectAccess(state: DaxState, args: { daxDev: string; pgoff:
   return yield* invoke('dm.dmDaxDirectAccess', { md: dev.name, pgoff: args.pgoff, nrPages: args.nrPages });
 }
 
-export function describeNotify(args: { daxDev: string; offset: bigint; len: bigint }): string {
-  return `${args.daxDev} offset ${hex(args.offset)} len ${args.len === U64_MAX ? 'U64_MAX' : hex(args.len)}`;
-}

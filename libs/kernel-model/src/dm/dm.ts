@@ -10,7 +10,7 @@
  */
 import { invoke, printk, type Hop } from '../effects';
 import type { Rc } from '../errno';
-import { hex, SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
+import { SECTOR_SHIFT, SECTORS_PER_PAGE } from '../units';
 import { lookup, type Bdev, type DirectAccess } from '../types';
 
 /** _dm_claim_ptr: the exclusive-open holder every mapped device uses for its components. */
@@ -52,9 +52,6 @@ function mappedDevice(state: DmState, name: string): MappedDevice {
   return lookup(state.devices, name, 'mapped device');
 }
 
-export function dmSize(md: MappedDevice): bigint {
-  return md.targets.reduce((end, t) => (t.begin + t.len > end ? t.begin + t.len : end), 0n);
-}
 
 /**
  * Models table load: open_table_device() for each target, then alloc_dev()'s own
@@ -172,6 +169,3 @@ export function* dmRemove(state: DmState, args: { md: string }): Hop<Rc> {
   return 0;
 }
 
-export function describeLinear(t: DmTarget): string {
-  return `${t.begin} ${t.len} linear ${t.bdev.partition ?? t.bdev.disk} ${t.start} (${hex(t.start)})`;
-}
