@@ -5,7 +5,9 @@
  * Pure: no I/O, no clock.
  */
 import { KernelPanic, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
-import type { KernelOps, OpName } from './ops';
+import type { KernelOps, KernelReads, OpName, ReadName } from './ops';
+import { xfsRmapQueryRange } from './xfs/rmap';
+import { lookup } from './types';
 import * as dax from './dax/dax';
 import * as dm from './dm/dm';
 import * as fault from './mm/fault';
@@ -28,7 +30,7 @@ export interface Kernel {
 type Handler<K extends OpName> = (kernel: Kernel, args: KernelOps[K]['args'], ctx: TaskCtx) => Hop<KernelOps[K]['result']>;
 
 /** Which hop serves each op; each hop sees only its own subsystem's state. */
-const HANDLERS: { [K in OpName]: Handler<K> } = {
+export const HANDLERS: { [K in OpName]: Handler<K> } = {
   'pmem.getDevPagemap': (k, a) => pmem.getDevPagemap(k.pmem, a),
   'pmem.pmemPagemapMemoryFailure': (k, a) => pmem.pmemPagemapMemoryFailure(k.pmem, a),
   'pmem.pmemDaxDirectAccess': (k, a) => pmem.pmemDaxDirectAccess(k.pmem, a),
@@ -70,6 +72,18 @@ const HANDLERS: { [K in OpName]: Handler<K> } = {
   'mm.userFault': (k, a) => inject.userFault(k.mm, a),
 };
 
+type Reader<K extends ReadName> = (kernel: Kernel, args: KernelReads[K]['args']) => KernelReads[K]['result'];
+
+/** How the embedded bus answers each read: from the subsystem's in-memory structures. */
+export const READERS: { [K in ReadName]: Reader<K> } = {
+  'xfs.rmapQueryRange': (k, a) => xfsRmapQueryRange(lookup(k.xfs.mounts, a.fs, 'filesystem').rmap[Number(a.agno)] ?? [], a.low, a.high),
+};
+
+/** Answers a read effect from the kernel's in-memory state. */
+export function answerRead(kernel: Kernel, effect: { op: ReadName; args: unknown }): unknown {
+  return (READERS[effect.op] as Reader<ReadName>)(kernel, effect.args as never);
+}
+
 /** One call in a trace, with what happened inside it in order. */
 export interface TraceCall {
   readonly kind: 'call';
@@ -88,7 +102,7 @@ export interface BusResult<R> {
   readonly panic: string | null;
 }
 
-function dispatch(kernel: Kernel, call: Call, ctx: TaskCtx): Hop<unknown> {
+export function dispatch(kernel: Kernel, call: Call, ctx: TaskCtx): Hop<unknown> {
   const handler = HANDLERS[call.op] as Handler<OpName>;
   return handler(kernel, call.args as never, ctx);
 }
@@ -108,6 +122,8 @@ function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[]): u
     if (effect.kind === 'log') {
       node.children.push(effect);
       input = undefined;
+    } else if (effect.kind === 'read') {
+      input = answerRead(kernel, effect);
     } else {
       input = execute(kernel, effect, ctx, node.children);
     }

@@ -5,7 +5,7 @@
  * (its state, the incoming call) -> (its state changes, the calls it makes, its result), so the
  * same hops run wired together in one process (the embedded bus) or split over services.
  */
-import type { KernelOps, OpName } from './ops';
+import type { KernelOps, KernelReads, OpName, ReadName } from './ops';
 
 /** The task context a call chain runs in: the pid of `current`, or null (kworker, shell). */
 export interface TaskCtx {
@@ -28,7 +28,16 @@ export interface LogEffect {
   readonly text: string;
 }
 
-export type Effect = Call | LogEffect;
+/**
+ * A read of the hop's own subsystem's on-disk structures (a btree lookup that, in the kernel,
+ * reads buffers): a pure request the host answers. The embedded bus answers it from memory, a
+ * service from its database. Reads change nothing and are not calls: no trace node, no record.
+ */
+export type Read = {
+  [K in ReadName]: { readonly kind: 'read'; readonly op: K; readonly args: KernelReads[K]['args'] };
+}[ReadName];
+
+export type Effect = Call | LogEffect | Read;
 
 export type Hop<R> = Generator<Effect, R, unknown>;
 
@@ -36,6 +45,12 @@ export type Hop<R> = Generator<Effect, R, unknown>;
 export function* invoke<K extends OpName>(op: K, args: KernelOps[K]['args']): Hop<KernelOps[K]['result']> {
   const call = { kind: 'call', op, args } as Call;
   return (yield call) as KernelOps[K]['result'];
+}
+
+/** Reads from the hop's own subsystem's store: `const recs = yield* read('xfs.rmapQueryRange', …)`. */
+export function* read<K extends ReadName>(op: K, args: KernelReads[K]['args']): Hop<KernelReads[K]['result']> {
+  const effect = { kind: 'read', op, args } as Read;
+  return (yield effect) as KernelReads[K]['result'];
 }
 
 export function* printk(subsys: Subsystem, level: LogLevel, text: string): Hop<void> {

@@ -15,3 +15,4 @@ export * from './mm/mm-state';
 export * from './mm/memory-failure';
 export * from './mm/fault';
 export * from './mm/inject';
+export * from './chain';

@@ -6,6 +6,7 @@ import type { Errno, Rc } from './errno';
 import type { DaxGetResult } from './dax/dax';
 import type { DevPagemap } from './pmem/pmem';
 import type { XfsIomap } from './xfs/xfs';
+import type { XfsRmapIrec } from './xfs/rmap';
 import type { FaultResult } from './mm/mm-state';
 import type { Bdev, DirectAccess, MappingId } from './types';
 
@@ -60,6 +61,17 @@ export interface KernelOps {
 }
 
 export type OpName = keyof KernelOps;
+
+/**
+ * Reads a hop makes of its own subsystem's persistent structures (see `Read` in effects.ts).
+ * `xfs.rmapQueryRange`: xfs_rmap_query_range() over one AG's rmapbt, overlapping records of
+ * [low, high] (AG blocks, inclusive) in key order.
+ */
+export interface KernelReads {
+  'xfs.rmapQueryRange': Op<{ fs: string; agno: bigint; low: bigint; high: bigint }, XfsRmapIrec[]>;
+}
+
+export type ReadName = keyof KernelReads;
 
 /** The kernel function each op models, for traces and logs. */
 export const KERNEL_FUNCTION: Record<OpName, string> = {

@@ -113,8 +113,27 @@ function createMount(scenario: Scenario, fs: FilesystemSpec): XfsMount {
   };
 }
 
-/** Boots the topology and faults the declared pages in. */
-export function bootScenario(scenario: Scenario): BootedKernel {
+/** One call the machine makes while it boots (a device, a table, a mount, a fault). */
+export interface SetupCall {
+  readonly op: 'dax.allocDax' | 'dm.dmCreate' | 'xfs.xfsMount' | 'mm.userFault';
+  readonly args: unknown;
+  readonly ctx: { readonly current: number | null };
+  /** The filesystem a mount call mounts, or a fault's filesystem (skipped when its mount was refused). */
+  readonly fs?: string;
+}
+
+/**
+ * The machine before it boots: every subsystem's state as the topology declares it (nothing
+ * allocated, opened, mounted or faulted yet), and the set-up calls that boot it, in order. The
+ * embedded runner runs the calls on its bus; the distributed runner hands each service its
+ * state and sends the calls through the services.
+ */
+export interface BootPlan {
+  readonly kernel: Kernel;
+  readonly setupCalls: SetupCall[];
+}
+
+export function planBoot(scenario: Scenario): BootPlan {
   const kernel: Kernel = {
     pmem: createPmemState(),
     dax: createDaxState(),
@@ -123,7 +142,7 @@ export function bootScenario(scenario: Scenario): BootedKernel {
     mm: createMmState({ sysctl: scenario.sysctl, hwpoisonFilter: scenario.hwpoisonFilter }),
     panic: null,
   };
-  const setupTraces: TraceCall[] = [];
+  const setupCalls: SetupCall[] = [];
   const boot = { current: null };
 
   for (const p of scenario.pmem) {
@@ -139,7 +158,7 @@ export function bootScenario(scenario: Scenario): BootedKernel {
     });
     const ns = kernel.pmem.namespaces.get(p.name);
     if (ns && pmemCapacity(ns) <= 0n) throw new Error(`pmem ${p.name} has no capacity`);
-    setupTraces.push(runCall(kernel, 'dax.allocDax', { name: p.name, kind: 'pmem', daxCapable: p.mode === 'fsdax' }, boot).trace);
+    setupCalls.push({ op: 'dax.allocDax', args: { name: p.name, kind: 'pmem', daxCapable: p.mode === 'fsdax' }, ctx: boot });
   }
 
   for (const d of scenario.dm) {
@@ -159,15 +178,12 @@ export function bootScenario(scenario: Scenario): BootedKernel {
       removed: false,
     };
     kernel.dm.devices.set(d.name, md);
-    setupTraces.push(runCall(kernel, 'dm.dmCreate', { name: d.name }, boot).trace);
+    setupCalls.push({ op: 'dm.dmCreate', args: { name: d.name }, ctx: boot });
   }
 
-  const mounts = new Map<string, MountOutcome>();
   for (const fs of scenario.filesystems) {
     kernel.xfs.mounts.set(fs.name, createMount(scenario, fs));
-    const r = runCall(kernel, 'xfs.xfsMount', { fs: fs.name }, boot);
-    setupTraces.push(r.trace);
-    mounts.set(fs.name, { mountError: r.result?.mountError ?? null });
+    setupCalls.push({ op: 'xfs.xfsMount', args: { fs: fs.name }, ctx: boot, fs: fs.name });
   }
 
   // for_each_process() walks tasks in creation order, which is pid order on a real system
@@ -198,12 +214,27 @@ export function bootScenario(scenario: Scenario): BootedKernel {
   // Faults run as real faults: processes in order, mappings in order, pages ascending.
   for (const proc of scenario.processes) {
     for (const m of proc.mmaps) {
-      // A filesystem whose mount was refused takes no further part: nothing of it is faulted.
-      if (mounts.get(m.fs)?.mountError) continue;
       for (const page of m.faulted) {
         const addr = m.start + (BigInt(page) << PAGE_SHIFT);
-        setupTraces.push(runCall(kernel, 'mm.userFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);
+        setupCalls.push({ op: 'mm.userFault', args: { pid: proc.pid, addr }, ctx: { current: proc.pid }, fs: m.fs });
       }
+    }
+  }
+  return { kernel, setupCalls };
+}
+
+/** Boots the topology and faults the declared pages in. */
+export function bootScenario(scenario: Scenario): BootedKernel {
+  const { kernel, setupCalls } = planBoot(scenario);
+  const setupTraces: TraceCall[] = [];
+  const mounts = new Map<string, MountOutcome>();
+  for (const call of setupCalls) {
+    // A filesystem whose mount was refused takes no further part: nothing of it is faulted.
+    if (call.op === 'mm.userFault' && call.fs !== undefined && mounts.get(call.fs)?.mountError) continue;
+    const r = runCall(kernel, call.op, call.args as never, call.ctx);
+    setupTraces.push(r.trace);
+    if (call.op === 'xfs.xfsMount' && call.fs !== undefined) {
+      mounts.set(call.fs, { mountError: (r.result as { mountError: Errno | null } | undefined)?.mountError ?? null });
     }
   }
   return { kernel, setupTraces, mounts };

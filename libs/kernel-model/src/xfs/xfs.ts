@@ -3,7 +3,7 @@
  * the notify_failure holder operation (xfs_notify_failure.c), the DAX iomap a page fault
  * asks for, and the block-layer "device is dead" callback.
  */
-import { invoke, printk, type Hop } from '../effects';
+import { invoke, printk, read, type Hop } from '../effects';
 import type { Errno, Rc } from '../errno';
 import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
@@ -300,7 +300,7 @@ function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigi
     }
     const last = xfsAgLength(mp, agno) - 1n;
     walk.notify = { startblock: low, blockcount: (last < high ? last : high) + 1n - low };
-    for (const rec of xfsRmapQueryRange(mp.rmap[Number(agno)] ?? [], low, high)) {
+    for (const rec of yield* read('xfs.rmapQueryRange', { fs: mp.name, agno, low, high })) {
       const rc = yield* xfsDaxFailureFn(walk, rec);
       if (rc !== 0) {
         error = rc;
@@ -381,6 +381,24 @@ export function xfsBlockRefcount(mp: XfsMount, block: bigint): number {
 }
 
 /**
+ * The data-extent reference count of each block of [block, block + count), from one rmapbt
+ * query per AG the range touches (the refcount btree's answer, read through the rmap).
+ */
+function* xfsRefcountRange(mp: XfsMount, block: bigint, count: bigint): Hop<(b: bigint) => number> {
+  const spans: { start: bigint; end: bigint }[] = [];
+  const last = block + count - 1n;
+  for (let agno = block / mp.agBlocks; agno <= last / mp.agBlocks; agno++) {
+    const agStart = agno * mp.agBlocks;
+    const low = block > agStart ? block - agStart : 0n;
+    const high = last < agStart + mp.agBlocks - 1n ? last - agStart : mp.agBlocks - 1n;
+    for (const r of yield* read('xfs.rmapQueryRange', { fs: mp.name, agno, low, high })) {
+      if (!xfsRmapIsMetadata(r)) spans.push({ start: agStart + r.startblock, end: agStart + r.startblock + r.blockcount });
+    }
+  }
+  return (b: bigint) => spans.reduce((n, s) => (s.start <= b && b < s.end ? n + 1 : n), 0);
+}
+
+/**
  * Models the DAX iomap of a fault (xfs_read_iomap_begin() with
  * xfs_reflink_trim_around_shared()): -EIO on a shut-down fs; a page-cache mapping for a
  * non-DAX inode; a hole; or the dax_device pgoff of the block (plus the partition offset,
@@ -401,10 +419,11 @@ export function* xfsDaxIomapBegin(state: XfsState, args: { fs: string; ino: bigi
     return { rc: 0, type: 'hole', count: count < args.count ? count : args.count };
   }
   const block = ext.block + (fb - ext.offset);
-  const shared = xfsBlockRefcount(mp, block) > 1;
-  let count = 1n;
   const limit = ext.offset + ext.count - fb;
-  while (count < args.count && count < limit && xfsBlockRefcount(mp, block + count) > 1 === shared) count++;
+  const refcount = yield* xfsRefcountRange(mp, block, args.count < limit ? args.count : limit);
+  const shared = refcount(block) > 1;
+  let count = 1n;
+  while (count < args.count && count < limit && refcount(block + count) > 1 === shared) count++;
   const daxDev = mp.data.daxDev as string;
   return { rc: 0, type: 'mapped', daxDev, daxPgoff: (mp.data.daxPartOff + block * mp.blockSize) / PAGE_SIZE, count, shared };
 }
