@@ -73,7 +73,7 @@ export function collectOutcome(
     devices[name] = { alive: dev?.alive ?? false, holder: dev ? daxHolderName(dev) : 'none' };
   }
   // Every pfn the run touched, every poisoned one, and every one `expect.pages` asks about.
-  const pfns = new Set<bigint>([...targetedPfns, ...mm.hwpoison, ...(scenario.expect.pages ?? []).map((p) => p.pfn)]);
+  const pfns = new Set<bigint>([...targetedPfns, ...mm.hwpoison, ...(scenario.expect?.pages ?? []).map((p) => p.pfn)]);
   const pages = [...pfns].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((pfn) => ({ pfn, hwpoison: mm.hwpoison.has(pfn) }));
   const ptes: Outcome['ptes'] = [];
   for (const proc of scenario.processes) {
