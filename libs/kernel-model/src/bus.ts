@@ -122,6 +122,8 @@ function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[]): u
     if (effect.kind === 'log') {
       node.children.push(effect);
       input = undefined;
+    } else if (effect.kind === 'memo') {
+      input = effect.value;
     } else if (effect.kind === 'read') {
       input = answerRead(kernel, effect);
     } else {

@@ -50,6 +50,8 @@ export interface CallRecord {
   readonly callerChain?: string;
   readonly children: ChildCall[];
   readonly events: RecordEvent[];
+  /** Values the hop remembered (see MemoEffect), in order. */
+  readonly memos: unknown[];
   status: 'open' | 'done' | 'panic';
   result?: unknown;
   panic?: string;
@@ -130,6 +132,7 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
   if (rec.status === 'done') return { kind: 'done', result: rec.result };
   const hop = host.hop(rec.op, rec.args, rec.ctx);
   let fed = 0;
+  let memos = 0;
   let input: unknown = undefined;
   for (;;) {
     const step: IteratorResult<Effect, unknown> = hop.next(input);
@@ -149,6 +152,16 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
       }
       continue;
     }
+    if (effect.kind === 'memo') {
+      if (memos < rec.memos.length) input = rec.memos[memos];
+      else {
+        rec.memos.push(effect.value);
+        touched.add(rec.id);
+        input = effect.value;
+      }
+      memos++;
+      continue;
+    }
     if (effect.kind === 'read') {
       input = await host.read(effect.op, effect.args);
       continue;
@@ -166,7 +179,7 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
       rec.events.push({ kind: 'call', index });
       touched.add(rec.id);
       if (local) {
-        host.records.set(child.id, { id: child.id, op: effect.op, args: effect.args, ctx: rec.ctx, chain: rec.chain, caller: null, children: [], events: [], status: 'open' });
+        host.records.set(child.id, { id: child.id, op: effect.op, args: effect.args, ctx: rec.ctx, chain: rec.chain, caller: null, children: [], events: [], memos: [], status: 'open' });
         touched.add(child.id);
       } else {
         return { kind: 'suspended', send: { kind: 'call', to: ownerOf(effect.op), id: child.id, op: effect.op, args: effect.args, ctx: rec.ctx, chain: rec.chain, from: host.subsys } };
@@ -244,6 +257,7 @@ export async function handleIncoming(host: ChainHost, incoming: Incoming): Promi
       caller: incoming.from,
       children: [],
       events: [],
+      memos: [],
       status: 'open',
       callerChain: incoming.chain,
     };

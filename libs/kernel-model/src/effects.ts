@@ -37,7 +37,19 @@ export type Read = {
   [K in ReadName]: { readonly kind: 'read'; readonly op: K; readonly args: KernelReads[K]['args'] };
 }[ReadName];
 
-export type Effect = Call | LogEffect | Read;
+/**
+ * A value a hop read from its own state to decide what to call next, when that state can be
+ * changed by the very calls it is about to make (a page-table entry that the failure path
+ * will unmap). Run once, it is the value; replayed, the host hands back the value the first
+ * run saw, so the replay makes the same calls. Durable-execution engines (Temporal's side
+ * effects, Durable Functions) record non-deterministic reads the same way.
+ */
+export interface MemoEffect {
+  readonly kind: 'memo';
+  readonly value: unknown;
+}
+
+export type Effect = Call | LogEffect | Read | MemoEffect;
 
 export type Hop<R> = Generator<Effect, R, unknown>;
 
@@ -51,6 +63,11 @@ export function* invoke<K extends OpName>(op: K, args: KernelOps[K]['args']): Ho
 export function* read<K extends ReadName>(op: K, args: KernelReads[K]['args']): Hop<KernelReads[K]['result']> {
   const effect = { kind: 'read', op, args } as Read;
   return (yield effect) as KernelReads[K]['result'];
+}
+
+/** `const pte = yield* memo(lookupPte(…))`: see MemoEffect. */
+export function* memo<T>(value: T): Hop<T> {
+  return (yield { kind: 'memo', value }) as T;
 }
 
 export function* printk(subsys: Subsystem, level: LogLevel, text: string): Hop<void> {

@@ -16,3 +16,4 @@ export * from './mm/memory-failure';
 export * from './mm/fault';
 export * from './mm/inject';
 export * from './chain';
+export * from './codec';

@@ -5,3 +5,5 @@ export * from './outcome';
 export * from './compare';
 export * from './run-scenario';
 export * from './render';
+export * from './distributed';
+export * from './sim-cluster';

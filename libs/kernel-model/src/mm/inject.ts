@@ -3,7 +3,7 @@
  * madvise(MADV_HWPOISON), debugfs hwpoison/corrupt-pfn, an x86 machine check consumed by a
  * task (kill_me_maybe), a background error (uc_decode_notifier), and a plain load.
  */
-import { invoke, printk, type Hop, type TaskCtx } from '../effects';
+import { invoke, memo, printk, type Hop, type TaskCtx } from '../effects';
 import type { Rc } from '../errno';
 import { MF } from '../mf';
 import { hex, PAGE_SHIFT, PAGE_SIZE, pfnToPhys } from '../units';
@@ -23,11 +23,13 @@ export function* madviseInjectError(mm: MmState, args: { pid: number; start: big
   if (!task.capSysAdmin) return 'EPERM';
   const end = args.start + (args.pages << PAGE_SHIFT);
   for (let addr = args.start; addr < end; ) {
-    if (!lookupPte(mm, task.pid, addr)) {
+    // get_user_pages_fast(): what it finds is remembered, since memory_failure() below
+    // unmaps the very page it looked at.
+    if (!(yield* memo(lookupPte(mm, task.pid, addr) !== undefined))) {
       const fault = yield* invoke('mm.handleMmFault', { pid: task.pid, addr });
       if (!fault.ok) return 'EFAULT';
     }
-    const pte = lookupPte(mm, task.pid, addr);
+    const pte = yield* memo(lookupPte(mm, task.pid, addr));
     if (!pte || pte.kind !== 'dax' || pte.pfn === null) {
       yield* printk('mm', 'warn', `mfsim: madvise at ${hex(addr)} hits a ${pte?.kind ?? 'missing'} page; only DAX pages are modelled`);
       return 'EINVAL';
@@ -113,7 +115,8 @@ export function* userFault(mm: MmState, args: { pid: number; addr: bigint }): Ho
  * (userFault). Returns memory_failure's rc on the machine-check path, else 0.
  */
 export function* userAccess(mm: MmState, args: { pid: number; addr: bigint }): Hop<Rc> {
-  const pte = lookupPte(mm, args.pid, args.addr);
+  // The page the load hits, remembered: the machine check below unmaps it.
+  const pte = yield* memo(lookupPte(mm, args.pid, args.addr));
   if (!pte) return yield* invoke('mm.userFault', args);
   if (pte.kind !== 'dax' || pte.pfn === null) return 0;
   const bad = yield* invoke('pmem.pmemPfnHasBadblocks', { pfn: pte.pfn });

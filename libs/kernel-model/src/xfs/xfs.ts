@@ -3,7 +3,7 @@
  * the notify_failure holder operation (xfs_notify_failure.c), the DAX iomap a page fault
  * asks for, and the block-layer "device is dead" callback.
  */
-import { invoke, printk, read, type Hop } from '../effects';
+import { invoke, memo, printk, read, type Hop } from '../effects';
 import type { Errno, Rc } from '../errno';
 import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
@@ -352,7 +352,8 @@ function* xfsDaxFailureFn(walk: FailureWalk, rec: XfsRmapIrec): Hop<Rc> {
 
 /** Models xfs_dax_notify_failure_freeze(): freeze_super(FREEZE_HOLDER_KERNEL). */
 function* xfsDaxNotifyFailureFreeze(mp: XfsMount): Hop<Rc> {
-  if (mp.frozenKernel) {
+  // Remembered: the walk that follows runs with the freeze this takes.
+  if (yield* memo(mp.frozenKernel)) {
     yield* printk('xfs', 'emerg', `XFS (${mp.name}): already frozen by kernel, err=-16`);
     return 'EBUSY';
   }

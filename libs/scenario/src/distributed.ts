@@ -1,0 +1,142 @@
+/**
+ * The distributed runner: the same scenario run as `runScenario`, but every subsystem lives in
+ * a host of its own (a service) reached through a `Cluster`. The runner gives each host its
+ * part of the machine, sends the set-up calls and the injections as root calls, waits for each
+ * to finish, reads the five states back and computes the outcome with the same code as the
+ * embedded runner, so the two modes can only differ where the hosts do.
+ */
+import {
+  type CallRecord,
+  type Kernel,
+  type OpName,
+  type TaskCtx,
+  type TraceCall,
+  type TraceNode,
+} from '@mfsim/kernel-model';
+import { compareOutcome } from './compare';
+import { collectOutcome, type Incident, type InjectionRc } from './outcome';
+import { memoryFailurePfns, randomRunIds, type InjectionRun, type RunIds, type ScenarioRun } from './run-scenario';
+import type { InjectionSpec, Scenario } from './scenario.types';
+import { planBoot, type BootPlan, type MountOutcome } from './topology';
+
+/** What a root call came back with. */
+export interface RootResult {
+  readonly result?: unknown;
+  readonly panic?: string;
+}
+
+/** Five hosts, however they are reached. */
+export interface Cluster {
+  /** Gives each host its part of the machine (a fresh namespace for this run). */
+  setup(plan: BootPlan): Promise<void>;
+  /** Sends a root call (an injection or a set-up call) and waits until its whole chain has finished. */
+  call(id: string, op: OpName, args: unknown, ctx: TaskCtx): Promise<RootResult>;
+  /** The five subsystems' current state, read back from the hosts. */
+  kernel(): Promise<Kernel>;
+  /** The recorded calls of a root call's tree, from every host. */
+  records(rootId: string): Promise<Map<string, CallRecord>>;
+}
+
+/** The root call an injection is, as `injectOnce` makes it on the embedded bus. */
+export function injectionCall(scenario: Scenario, inj: InjectionSpec): { op: OpName; args: unknown; ctx: TaskCtx } {
+  switch (inj.kind) {
+    case 'madvise':
+      return { op: 'mm.madviseInjectError', args: { pid: inj.pid, start: inj.addr, pages: BigInt(inj.pages) }, ctx: { current: inj.pid } };
+    case 'corruptPfn':
+      return { op: 'mm.hwpoisonInject', args: { pfn: inj.pfn }, ctx: { current: null } };
+    case 'mce':
+      return { op: 'mm.doMachineCheck', args: { pid: inj.pid, pfn: inj.pfn, ripv: inj.ripv }, ctx: { current: inj.pid } };
+    case 'background':
+      return { op: 'mm.ucDecodeNotifier', args: { pfn: inj.pfn }, ctx: { current: null } };
+    case 'unbind':
+      if (scenario.dm.some((d) => d.name === inj.device)) return { op: 'dm.dmRemove', args: { md: inj.device }, ctx: { current: inj.pid } };
+      return { op: 'pmem.ndPmemRemove', args: { disk: inj.device }, ctx: { current: inj.pid } };
+    case 'access':
+      return { op: 'mm.userAccess', args: { pid: inj.pid, addr: inj.addr }, ctx: { current: inj.pid } };
+    default: {
+      const never: never = inj;
+      throw new Error(`unknown injection ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Rebuilds the trace tree of a root call from the records the hosts kept: each record's log
+ * lines and calls in order, each call's own record (on whichever host served it) below it.
+ */
+export function traceFromRecords(rootId: string, records: ReadonlyMap<string, CallRecord>): TraceCall | null {
+  const build = (id: string): TraceCall | null => {
+    const rec = records.get(id);
+    if (!rec) return null;
+    const children: TraceNode[] = [];
+    for (const ev of rec.events) {
+      if (ev.kind === 'log') {
+        children.push(ev);
+        continue;
+      }
+      const child = rec.children[ev.index];
+      if (!child) continue;
+      const node = build(child.id);
+      children.push(node ?? { kind: 'call', op: child.op, args: child.args, result: child.done ? child.result : undefined, children: [] });
+    }
+    return { kind: 'call', op: rec.op, args: rec.args, result: rec.status === 'done' ? rec.result : undefined, children };
+  };
+  return build(rootId);
+}
+
+export interface DistributedRunOptions {
+  readonly ids?: RunIds;
+  /** Called after each injection has finished (live output). */
+  readonly onInjection?: (run: InjectionRun) => void;
+}
+
+/** Runs a scenario through a cluster and compares its outcome with `expect`, as `runScenario` does. */
+export async function runScenarioDistributed(scenario: Scenario, cluster: Cluster, options: DistributedRunOptions = {}): Promise<ScenarioRun> {
+  const ids = options.ids ?? randomRunIds;
+  const plan = planBoot(scenario);
+  await cluster.setup(plan);
+  const mounts = new Map<string, MountOutcome>();
+  const setupTraces: TraceCall[] = [];
+  let n = 0;
+  for (const call of plan.setupCalls) {
+    if (call.op === 'mm.userFault' && call.fs !== undefined && mounts.get(call.fs)?.mountError) continue;
+    const id = `setup-${ids.incidentId()}-${n++}`;
+    const r = await cluster.call(id, call.op, call.args, call.ctx);
+    const trace = traceFromRecords(id, await cluster.records(id));
+    if (trace) setupTraces.push(trace);
+    if (call.op === 'xfs.xfsMount' && call.fs !== undefined) {
+      mounts.set(call.fs, { mountError: (r.result as { mountError: MountOutcome['mountError'] } | undefined)?.mountError ?? null });
+    }
+  }
+
+  const runs: InjectionRun[] = [];
+  const rcs: Record<string, { rc: InjectionRc }> = {};
+  const targeted = new Set<bigint>();
+  let panic: string | null = null;
+  for (const inj of scenario.injections) {
+    const incidentId = ids.incidentId();
+    const incident: Incident = { id: inj.id, incident: incidentId, traceId: ids.traceId(), status: 'not-run' };
+    if (panic !== null) {
+      rcs[inj.id] = { rc: null };
+      runs.push({ injection: inj, rc: null, trace: null, incident });
+      continue;
+    }
+    if (inj.kind === 'corruptPfn' || inj.kind === 'mce' || inj.kind === 'background') targeted.add(inj.pfn);
+    const call = injectionCall(scenario, inj);
+    const r = await cluster.call(incidentId, call.op, call.args, call.ctx);
+    const trace = traceFromRecords(incidentId, await cluster.records(incidentId));
+    if (trace) memoryFailurePfns(trace, targeted);
+    if (r.panic !== undefined) panic = r.panic;
+    const rc: InjectionRc = r.panic !== undefined ? 'PANIC' : (r.result as InjectionRc);
+    rcs[inj.id] = { rc };
+    incident.status = 'complete';
+    const run: InjectionRun = { injection: inj, rc, trace, incident };
+    runs.push(run);
+    options.onInjection?.(run);
+  }
+  const kernel = await cluster.kernel();
+  kernel.panic = panic;
+  const outcome = collectOutcome(scenario, kernel, mounts, rcs, targeted, runs.map((r) => r.incident));
+  const mismatches = compareOutcome(scenario.expect, outcome);
+  return { scenario, outcome, mismatches, pass: mismatches.length === 0, setupTraces, injections: runs, kernel };
+}
