@@ -36,18 +36,31 @@ export const SUBSYSTEMS: readonly Subsystem[] = ['pmem', 'dax', 'dm', 'xfs', 'mm
 
 class SimHost {
   entities: Entities = new Map();
-  readonly records = new Map<string, string>();
+  /** chain id → call id → record JSON. */
+  readonly records = new Map<string, Map<string, string>>();
   readonly rmaps = new Map<string, XfsRmapIrec[][]>();
   messages = 0;
+  private cached: SubsystemState | null = null;
 
-  constructor(readonly subsys: Subsystem) {}
+  constructor(
+    readonly subsys: Subsystem,
+    private readonly freshState: boolean,
+  ) {}
+
+  invalidate(): void {
+    this.cached = null;
+  }
 
   async receive(incoming: Incoming): Promise<Outgoing[]> {
     this.messages++;
-    const state = decodeState(this.subsys, this.entities);
+    // A service keeps its decoded state while nobody else wrote its store; `freshState`
+    // decodes it from the entities on every message, as after a restart.
+    const state = this.freshState || !this.cached ? decodeState(this.subsys, this.entities) : this.cached;
+    this.cached = state;
     const kernel = { [this.subsys]: state } as unknown as Kernel;
     const records = new Map<string, CallRecord>();
-    for (const [id, text] of this.records) records.set(id, decodeJson(text) as CallRecord);
+    const chainId = incoming.kind === 'call' ? incoming.id : incoming.chain;
+    for (const [id, text] of this.records.get(chainId) ?? []) records.set(id, decodeJson(text) as CallRecord);
     const host: ChainHost = {
       subsys: this.subsys,
       hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
@@ -61,19 +74,34 @@ class SimHost {
     const { put, del } = diffEntities(this.entities, encodeState(this.subsys, state));
     for (const k of del) this.entities.delete(k);
     for (const [k, v] of put) this.entities.set(k, v);
-    for (const id of step.touched) this.records.set(id, encodeJson(records.get(id)));
+    for (const id of step.touched) {
+      const rec = records.get(id) as CallRecord;
+      let chain = this.records.get(rec.chain);
+      if (!chain) this.records.set(rec.chain, (chain = new Map()));
+      chain.set(id, encodeJson(rec));
+    }
     return step.send;
   }
 }
 
 /** The in-process cluster. `hosts` is exposed for tests that look at what a host stored. */
+export interface SimClusterOptions {
+  /** Decode each host's state from its stored entities on every message (default false). */
+  readonly freshState?: boolean;
+}
+
 export class SimCluster implements Cluster {
-  readonly hosts = new Map<Subsystem, SimHost>(SUBSYSTEMS.map((s) => [s, new SimHost(s)]));
+  readonly hosts: Map<Subsystem, SimHost>;
+
+  constructor(options: SimClusterOptions = {}) {
+    this.hosts = new Map(SUBSYSTEMS.map((s) => [s, new SimHost(s, options.freshState ?? false)]));
+  }
 
   async setup(plan: BootPlan): Promise<void> {
     for (const subsys of SUBSYSTEMS) {
       const host = this.host(subsys);
       host.entities = encodeState(subsys, plan.kernel[subsys] as SubsystemState);
+      host.invalidate();
     }
     for (const mp of plan.kernel.xfs.mounts.values()) this.host('xfs').rmaps.set(mp.name, mp.rmap);
   }
@@ -103,7 +131,10 @@ export class SimCluster implements Cluster {
   async records(rootId: string): Promise<Map<string, CallRecord>> {
     const out = new Map<string, CallRecord>();
     for (const host of this.hosts.values()) {
-      for (const [id, text] of host.records) if (id === rootId || id.startsWith(`${rootId}.`)) out.set(id, decodeJson(text) as CallRecord);
+      for (const [chain, recs] of host.records) {
+        if (chain !== rootId && !chain.startsWith(`${rootId}.`)) continue;
+        for (const [id, text] of recs) out.set(id, decodeJson(text) as CallRecord);
+      }
     }
     return out;
   }
