@@ -2,26 +2,24 @@ import { z } from 'zod';
 
 import { envelopeOf } from './envelope';
 import { Topic, Topics } from './topics';
-import { daxKillProcsV1Schema } from './mm/dax-kill-procs.v1';
-import { actionResultV1Schema } from './mm/action-result.v1';
-import { memoryFailureV1Schema } from './mm/memory-failure.v1';
-import { notifyFailureV1Schema } from './dax/notify-failure.v1';
-import { pagemapMemoryFailureV1Schema } from './pgmap/pagemap-memory-failure.v1';
-import { unbindV1Schema } from './pmem/unbind.v1';
+import { hopCallV1Schema, hopReplyV1Schema } from './hop/hop.v1';
 
-/**
- * One contract per topic: the envelope `type` (the kernel call the hop stands for, in the kernel's
- * snake_case), its version and the payload schema.
- */
+const call = () => contract('hop_call', 1, hopCallV1Schema);
+const reply = () => contract('hop_reply', 1, hopReplyV1Schema);
+
+/** One contract per topic: the envelope `type`, its version and the payload schema. */
 export const Contracts = {
-  [Topics.MM_MEMORY_FAILURE]: contract('memory_failure', 1, memoryFailureV1Schema),
-  [Topics.PGMAP_MEMORY_FAILURE]: contract('pagemap_memory_failure', 1, pagemapMemoryFailureV1Schema),
-  [Topics.DAX_HOLDER_NOTIFY_FAILURE]: contract('dax_holder_notify_failure', 1, notifyFailureV1Schema),
-  [Topics.DM_DAX_NOTIFY_FAILURE]: contract('dm_dax_notify_failure', 1, notifyFailureV1Schema),
-  [Topics.XFS_DAX_NOTIFY_FAILURE]: contract('xfs_dax_notify_failure', 1, notifyFailureV1Schema),
-  [Topics.MM_DAX_KILL_PROCS]: contract('mf_dax_kill_procs', 1, daxKillProcsV1Schema),
-  [Topics.MM_ACTION_RESULT]: contract('action_result', 1, actionResultV1Schema),
-  [Topics.PMEM_UNBIND]: contract('pmem_unbind', 1, unbindV1Schema),
+  [Topics.PMEM_CALL]: call(),
+  [Topics.DAX_CALL]: call(),
+  [Topics.DM_CALL]: call(),
+  [Topics.XFS_CALL]: call(),
+  [Topics.MM_CALL]: call(),
+  [Topics.PMEM_REPLY]: reply(),
+  [Topics.DAX_REPLY]: reply(),
+  [Topics.DM_REPLY]: reply(),
+  [Topics.XFS_REPLY]: reply(),
+  [Topics.MM_REPLY]: reply(),
+  [Topics.USER_REPLY]: reply(),
 } as const satisfies Record<Topic, unknown>;
 
 function contract<TType extends string, TVersion extends number, TData extends z.ZodType>(
@@ -44,12 +42,18 @@ export type ParseResult<T extends Topic> =
 
 /**
  * Parses a message value (already JSON-decoded) as the envelope of `topic`. Never throws: the
- * reason names the first few failing paths so a dead-letter header can carry it.
+ * reason names the first few failing paths so a dead-letter header can carry it. An envelope of
+ * another version is named as such.
  */
 export function parseEnvelope<T extends Topic>(topic: T, value: unknown): ParseResult<T> {
-  const result = Contracts[topic].envelope.safeParse(value);
+  const contract = Contracts[topic];
+  const result = contract.envelope.safeParse(value);
   if (result.success) {
     return { ok: true, envelope: result.data as EnvelopeOf<T> };
+  }
+  const version = (value as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version !== contract.version) {
+    return { ok: false, reason: `unknown version: ${topic} carries ${contract.type} v${contract.version}, got v${version}` };
   }
   return { ok: false, reason: describeIssues(result.error.issues) };
 }

@@ -1,34 +1,46 @@
 /**
- * Kafka topics between the five services. A topic is named `<subsys>.<kernel_op>.v<N>` after the
- * kernel call the hop stands for; every topic has a dead-letter twin `<topic>.dlq` that receives
- * messages its consumer could not parse.
+ * Kafka topics between the five services. A service serves the calls into its subsystem on
+ * `<subsys>.call.v1` and receives the results of the calls it made on `<subsys>.reply.v1`;
+ * `user.reply.v1` carries the results of root calls (injections, set-up) back to whoever sent
+ * them (the CLI). Every topic has a dead-letter twin `<topic>.dlq` that receives the messages
+ * its consumer could not parse.
  */
 export const Topics = {
-  /** injector/MCE → mm-process: `memory_failure(pfn, flags)` */
-  MM_MEMORY_FAILURE: 'mm.memory_failure.v1',
-  /** mm-process → pmem-driver: `pgmap->ops->memory_failure` */
-  PGMAP_MEMORY_FAILURE: 'pgmap.memory_failure.v1',
-  /** pmem-driver / dm-mapper → dax-core: `dax_holder_notify_failure()` */
-  DAX_HOLDER_NOTIFY_FAILURE: 'dax.holder_notify_failure.v1',
-  /**
-   * dax-core → dm-mapper: `holder_ops->notify_failure` = `dm_dax_notify_failure()`. Only in the
-   * proposal mode; mainline dm registers no holder (see services/dm-mapper/README.md).
-   */
-  DM_DAX_NOTIFY_FAILURE: 'dm.dax_notify_failure.v1',
-  /** dax-core → xfs-fs: `holder_ops->notify_failure` = `xfs_dax_notify_failure()` */
-  XFS_DAX_NOTIFY_FAILURE: 'xfs.dax_notify_failure.v1',
-  /** xfs-fs → mm-process: `mf_dax_kill_procs()` */
-  MM_DAX_KILL_PROCS: 'mm.dax_kill_procs.v1',
-  /** mm-process (observable): `action_result()` */
-  MM_ACTION_RESULT: 'mm.action_result.v1',
-  /** admin → pmem-driver: namespace unbind (`pmem_remove` → `kill_dax`) */
-  PMEM_UNBIND: 'pmem.unbind.v1',
+  /** calls into drivers/nvdimm/pmem.c: pmem_pagemap_memory_failure, __pmem_direct_access, nd_pmem_remove (unbind), … */
+  PMEM_CALL: 'pmem.call.v1',
+  /** calls into drivers/dax/super.c: dax_holder_notify_failure, kill_dax, dax_direct_access, … */
+  DAX_CALL: 'dax.call.v1',
+  /** calls into drivers/md/dm*.c: dm_dax_notify_failure (the proposal's holder), dm remove, … */
+  DM_CALL: 'dm.call.v1',
+  /** calls into fs/xfs: xfs_dax_notify_failure, the fault's iomap, mount, fs_bdev_mark_dead, … */
+  XFS_CALL: 'xfs.call.v1',
+  /** calls into mm: memory_failure injections, mf_dax_kill_procs, invalidate_inode_pages2_range, faults */
+  MM_CALL: 'mm.call.v1',
+  PMEM_REPLY: 'pmem.reply.v1',
+  DAX_REPLY: 'dax.reply.v1',
+  DM_REPLY: 'dm.reply.v1',
+  XFS_REPLY: 'xfs.reply.v1',
+  MM_REPLY: 'mm.reply.v1',
+  /** results of root calls, for the CLI that sent them */
+  USER_REPLY: 'user.reply.v1',
 } as const;
 
 export type Topic = (typeof Topics)[keyof typeof Topics];
 export type DlqTopic = `${Topic}.dlq`;
 
 export const TOPICS: readonly Topic[] = Object.values(Topics);
+
+/** A subsystem's host, or the user (CLI) for root calls. */
+export type HopHost = 'pmem' | 'dax' | 'dm' | 'xfs' | 'mm';
+export const HOP_HOSTS: readonly HopHost[] = ['pmem', 'dax', 'dm', 'xfs', 'mm'];
+
+export function callTopic(host: HopHost): Topic {
+  return `${host}.call.v1` as Topic;
+}
+
+export function replyTopic(host: HopHost | 'user'): Topic {
+  return `${host}.reply.v1` as Topic;
+}
 
 export function dlqTopic<T extends Topic>(topic: T): `${T}.dlq` {
   return `${topic}.dlq`;
@@ -39,7 +51,7 @@ export const ALL_TOPICS: readonly (Topic | DlqTopic)[] = [...TOPICS, ...TOPICS.m
 
 /**
  * The physical Kafka topic name for `topic` under `prefix` (`MFSIM_TOPIC_PREFIX`). The prefix is
- * prepended as is, so it carries its own separator (`run42.` → `run42.mm.memory_failure.v1`).
+ * prepended as is, so it carries its own separator (`run42.` → `run42.mm.call.v1`).
  */
 export function topicName(prefix: string, topic: Topic | DlqTopic): string {
   return `${prefix}${topic}`;

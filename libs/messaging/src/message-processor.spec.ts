@@ -10,17 +10,17 @@ import { IdempotencyKey, IdempotencyStore } from './idempotency';
 import { MessageProcessor } from './message-processor';
 
 const PREFIX = 't1.';
-const TOPIC = Topics.DAX_HOLDER_NOTIFY_FAILURE;
+const TOPIC = Topics.DAX_CALL;
 
 const envelope: EnvelopeOf<typeof TOPIC> = {
   id: '0f8e1c52-7d3b-4a10-8c55-1e2f3a4b5c04',
-  type: 'dax_holder_notify_failure',
+  type: 'hop_call',
   version: 1,
   failureId: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11',
   causationId: null,
   occurredAt: '2026-11-23T02:00:00.000Z',
   source: 'pmem-driver',
-  data: { daxDev: 'dax0.0', offsetBytes: '4096', lenBytes: '4096', mfFlags: 0x23, currentPid: null },
+  data: { run: 'r1', id: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11.0', op: 'dax.daxHolderNotifyFailure', args: '{}', ctx: { current: 4242 }, chain: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11.0', from: 'pmem' },
 };
 
 function message(value: string | null, offset = '7'): KafkaMessage {
@@ -105,9 +105,9 @@ describe('MessageProcessor', () => {
   });
 
   it('dead-letters a schema violation naming the field, without calling the handler', async () => {
-    const bad = { ...envelope, data: { ...envelope.data, offsetBytes: 4096 } };
+    const bad = { ...envelope, data: { ...envelope.data, ctx: { current: 'x' } } };
     await processor.process(`${PREFIX}${TOPIC}`, 0, message(JSON.stringify(bad)));
-    assert.match(String(deadLetters[0]?.message.headers?.[DeadLetterHeaders.REASON]), /data\.offsetBytes/);
+    assert.match(String(deadLetters[0]?.message.headers?.[DeadLetterHeaders.REASON]), /data\.ctx\.current/);
     assert.equal(handled.length, 0);
   });
 

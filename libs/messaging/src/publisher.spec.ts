@@ -27,15 +27,15 @@ function recordingPublisher(): { publisher: EnvelopePublisher; sent: ProducerRec
 }
 
 const cause = { id: '0f8e1c52-7d3b-4a10-8c55-1e2f3a4b5c03', failureId: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11' };
-const data = { daxDev: 'dax0.0', offsetBytes: '8523776', lenBytes: '4096', mfFlags: 0x23, currentPid: 4242 };
+const data = { run: 'r1', id: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11.0', op: 'dax.daxHolderNotifyFailure', args: '{}', ctx: { current: 4242 }, chain: '5d0c2f9e-3b1a-4c7e-9f21-7a4b8c6d0e11.0', from: 'pmem' as const };
 
 describe('EnvelopePublisher', () => {
   it('wraps the payload in the envelope and sends it keyed to the prefixed topic', async () => {
     const { publisher, sent } = recordingPublisher();
-    const envelope = await publisher.publish({ topic: Topics.DAX_HOLDER_NOTIFY_FAILURE, key: 'dax0.0', data, causedBy: cause });
+    const envelope = await publisher.publish({ topic: Topics.DAX_CALL, key: 'dax0.0', data, causedBy: cause });
     assert.deepEqual(envelope, {
-      id: derivedMessageId(cause.id, Topics.DAX_HOLDER_NOTIFY_FAILURE),
-      type: 'dax_holder_notify_failure',
+      id: derivedMessageId(cause.id, Topics.DAX_CALL),
+      type: 'hop_call',
       version: 1,
       failureId: cause.failureId,
       causationId: cause.id,
@@ -43,7 +43,7 @@ describe('EnvelopePublisher', () => {
       source: 'pmem-driver',
       data,
     });
-    assert.equal(sent[0]?.topic, 'run1.dax.holder_notify_failure.v1');
+    assert.equal(sent[0]?.topic, 'run1.dax.call.v1');
     assert.equal(sent[0]?.messages[0]?.key, 'dax0.0');
     assert.deepEqual(JSON.parse(String(sent[0]?.messages[0]?.value)), envelope);
     assert.equal(sent[0]?.messages[0]?.headers, undefined);
@@ -52,7 +52,7 @@ describe('EnvelopePublisher', () => {
   it('gives a republished message the same id, and distinct discriminators distinct ids', async () => {
     const { publisher } = recordingPublisher();
     const publish = (discriminator?: string) =>
-      publisher.publish({ topic: Topics.DAX_HOLDER_NOTIFY_FAILURE, key: 'dax0.0', data, causedBy: cause, ...(discriminator ? { discriminator } : {}) });
+      publisher.publish({ topic: Topics.DAX_CALL, key: 'dax0.0', data, causedBy: cause, ...(discriminator ? { discriminator } : {}) });
     const [first, again, other] = await Promise.all([publish(), publish(), publish('range-2')]);
     assert.equal(first.id, again.id);
     assert.notEqual(first.id, other.id);
@@ -62,9 +62,9 @@ describe('EnvelopePublisher', () => {
   it('uses a fresh id and a null causationId for a failure entering the stack', async () => {
     const { publisher } = recordingPublisher();
     const envelope = await publisher.publish({
-      topic: Topics.MM_MEMORY_FAILURE,
+      topic: Topics.MM_CALL,
       key: 'dax0.0',
-      data: { pfn: '0x2080a0', mfFlags: 0x23, currentPid: 4242 },
+      data: { ...data, op: 'mm.madviseInjectError', from: 'user' as const },
       causedBy: { id: null, failureId: cause.failureId },
     });
     assert.equal(envelope.id, '11111111-2222-4333-8444-555555555555');
@@ -75,9 +75,9 @@ describe('EnvelopePublisher', () => {
     const { publisher, sent } = recordingPublisher();
     await assert.rejects(
       publisher.publish({
-        topic: Topics.DAX_HOLDER_NOTIFY_FAILURE,
+        topic: Topics.DAX_CALL,
         key: 'dax0.0',
-        data: { ...data, offsetBytes: '-1' },
+        data: { ...data, id: 'not-a-call-id' },
         causedBy: cause,
       }),
       ContractViolationError,
