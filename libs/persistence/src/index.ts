@@ -5,3 +5,6 @@ export { DEFAULT_MIGRATIONS_DIR, DEFAULT_SCHEMA_PATH, REPO_ROOT } from './paths'
 export * from './prisma-client';
 export * from './processed-message.repository';
 export * from './redis';
+export * from './hop-store/hop-store';
+export * from './hop-store/pg-hop-store';
+export * from './hop-store/redis-hop-store';
