@@ -38,7 +38,7 @@ const TYPE = {
   contracts: 'type:contracts', // libs/contracts: wire schemas (zod)
   dataAccess: 'type:data-access', // libs/persistence: Prisma + Redis
   infra: 'type:infra', // libs/messaging, libs/telemetry
-  serviceKit: 'type:service-kit', // libs/service-kit: env, infrastructure module, /health, bootstrap of every service
+  serviceKit: 'type:service-kit', // libs/service-kit: env, infrastructure module, /health, bootstrap, the hop host every service runs
   testing: 'type:testing', // libs/testing
   app: 'type:app', // services/*
   tool: 'type:tool', // tools/cli
@@ -111,7 +111,7 @@ const depConstraints = [
   {
     // What every service shares (Nest wiring of Kafka, Prisma, Redis); only services use it.
     sourceTag: TYPE.serviceKit,
-    onlyDependOnLibsWithTags: [TYPE.contracts, TYPE.infra, TYPE.dataAccess],
+    onlyDependOnLibsWithTags: [TYPE.domain, TYPE.contracts, TYPE.infra, TYPE.dataAccess],
   },
   {
     sourceTag: TYPE.app,

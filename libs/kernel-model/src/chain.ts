@@ -31,6 +31,8 @@ export interface ChildCall {
   result?: unknown;
   /** The kernel panicked inside it. */
   panic?: string;
+  /** It could not run (see CallRecord.error). */
+  error?: string;
 }
 
 /** What a call's trace holds, in order: kernel log lines and the calls it made (by index). */
@@ -52,9 +54,11 @@ export interface CallRecord {
   readonly events: RecordEvent[];
   /** Values the hop remembered (see MemoEffect), in order. */
   readonly memos: unknown[];
-  status: 'open' | 'done' | 'panic';
+  /** `error`: the call could not run (a name nothing knows: a bad call, not a kernel outcome). */
+  status: 'open' | 'done' | 'panic' | 'error';
   result?: unknown;
   panic?: string;
+  error?: string;
 }
 
 /** A call to send to another host. */
@@ -79,6 +83,7 @@ export interface OutgoingReply {
   readonly chain: string;
   readonly result?: unknown;
   readonly panic?: string;
+  readonly error?: string;
   readonly from: Subsystem;
 }
 
@@ -101,6 +106,11 @@ export type Touched = Set<string>;
 export type ChainOutcome =
   | { readonly kind: 'suspended'; readonly send: OutgoingCall | null }
   | { readonly kind: 'done'; readonly result: unknown };
+
+/** A call that could not run (an unknown device or file): ends the chain with an error reply. */
+export class CallError extends Error {
+  override readonly name = 'CallError';
+}
 
 /** Thrown when a replay does not make the calls it made the first time: a model bug. */
 export class ReplayDivergence extends Error {
@@ -203,6 +213,7 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
       markPanic(host, rec, child, child.panic, touched);
       throw new KernelPanic(child.panic);
     }
+    if (child.error !== undefined) throw new CallError(child.error);
     fed = index + 1;
     input = child.result;
   }
@@ -224,7 +235,7 @@ function markPanic(host: ChainHost, rec: CallRecord, child: ChildCall, message: 
 /** An incoming call or reply, as a host receives it. */
 export type Incoming =
   | { readonly kind: 'call'; readonly id: string; readonly op: OpName; readonly args: unknown; readonly ctx: TaskCtx; readonly chain: string; readonly from: Subsystem | 'user' }
-  | { readonly kind: 'reply'; readonly id: string; readonly chain: string; readonly result?: unknown; readonly panic?: string };
+  | { readonly kind: 'reply'; readonly id: string; readonly chain: string; readonly result?: unknown; readonly panic?: string; readonly error?: string };
 
 export interface StepResult {
   /** Messages to send once the step's changes are stored. */
@@ -275,6 +286,7 @@ export async function handleIncoming(host: ChainHost, incoming: Incoming): Promi
     child.done = true;
     child.result = incoming.result;
     if (incoming.panic !== undefined) child.panic = incoming.panic;
+    if (incoming.error !== undefined) child.error = incoming.error;
     touched.add(parent.id);
     chainId = parent.chain;
   }
@@ -284,9 +296,20 @@ export async function handleIncoming(host: ChainHost, incoming: Incoming): Promi
   try {
     outcome = await driveCall(host, chainId, touched);
   } catch (err) {
-    if (!(err instanceof KernelPanic)) throw err;
-    root.status = 'panic';
-    root.panic = err.message;
+    if (err instanceof ReplayDivergence) throw err;
+    if (err instanceof KernelPanic) {
+      root.status = 'panic';
+      root.panic = err.message;
+    } else {
+      // The model refused the call (a name nothing knows): deterministic, so answer it.
+      for (const rec of host.records.values()) {
+        if (rec.chain === root.chain && rec.status === 'open') {
+          rec.status = 'error';
+          rec.error = err instanceof Error ? err.message : String(err);
+          touched.add(rec.id);
+        }
+      }
+    }
     touched.add(root.id);
     return { send: [replyOf(host, root)], touched, duplicate: false };
   }
@@ -298,7 +321,9 @@ export async function handleIncoming(host: ChainHost, incoming: Incoming): Promi
 export function replyOf(host: ChainHost, root: CallRecord): OutgoingReply {
   const callerChain = root.callerChain ?? root.id;
   const base = { kind: 'reply' as const, to: root.caller ?? 'user', id: root.id, chain: callerChain, from: host.subsys };
-  return root.status === 'panic' ? { ...base, panic: root.panic ?? 'panic' } : { ...base, result: root.result };
+  if (root.status === 'panic') return { ...base, panic: root.panic ?? 'panic' };
+  if (root.status === 'error') return { ...base, error: root.error ?? 'error' };
+  return { ...base, result: root.result };
 }
 
 /**

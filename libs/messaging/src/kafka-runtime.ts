@@ -33,6 +33,19 @@ export interface KafkaRuntimeStart<TTx = unknown> {
   handlers: TopicHandlers<TTx>;
   /** topics this service publishes to (created at boot with their dead-letter twins) */
   produces: readonly Topic[];
+  /**
+   * Who makes handling idempotent: by default a processed_message row in the handler's
+   * transaction; a handler that dedups in its own store atomically with its state (the hop
+   * hosts' call records) passes `handlerDedup`.
+   */
+  idempotency?: IdempotencyStore<TTx>;
+  /** partitions handled at once (different keys); default 1 */
+  partitionsConsumedConcurrently?: number;
+}
+
+/** For handlers that make themselves idempotent: every message is handed over, once per delivery. */
+export function handlerDedup<TTx>(): IdempotencyStore<TTx> {
+  return { runOnce: async (_key, fn) => ({ duplicate: false, result: await fn(undefined as TTx) }) };
 }
 
 export class KafkaRuntime<TTx = unknown> {
@@ -43,6 +56,7 @@ export class KafkaRuntime<TTx = unknown> {
   private readonly admin: Admin;
   private readonly health: KafkaHealth;
   private processor: MessageProcessor<TTx> | undefined;
+  private concurrency = 1;
   private produces: readonly Topic[] = [];
   private readonly abort = new AbortController();
   private connecting: Promise<void> | undefined;
@@ -75,16 +89,17 @@ export class KafkaRuntime<TTx = unknown> {
   }
 
   /** Starts consuming with `handlers` (once per runtime); returns before Kafka is reached. */
-  start({ handlers, produces }: KafkaRuntimeStart<TTx>): void {
+  start({ handlers, produces, idempotency, partitionsConsumedConcurrently }: KafkaRuntimeStart<TTx>): void {
     if (this.processor) {
       throw new Error(`KafkaRuntime for ${this.groupId} was already started`);
     }
     this.produces = produces;
+    this.concurrency = partitionsConsumedConcurrently ?? 1;
     this.processor = new MessageProcessor({
       groupId: this.groupId,
       topicPrefix: this.options.topicPrefix,
       handlers,
-      idempotency: this.options.idempotency,
+      idempotency: idempotency ?? this.options.idempotency,
       logger: this.options.logger,
       sendDeadLetter: async ({ topic, message }) => {
         await this.producer.send({ topic, messages: [message] });
@@ -160,6 +175,7 @@ export class KafkaRuntime<TTx = unknown> {
       fromBeginning: true,
     });
     await this.consumer.run({
+      partitionsConsumedConcurrently: this.concurrency,
       eachMessage: async ({ topic, partition, message }) => {
         await processor.process(topic, partition, message);
       },

@@ -41,9 +41,12 @@ export function parseBrokers(value: string): string[] {
     .filter((broker) => broker.length > 0);
 }
 
+/** Partitions of every mfsim topic: replicas of a service share them (keys spread runs and devices). */
+export const TOPIC_PARTITIONS = 4;
+
 /**
- * Creates whichever of `topics` (logical names) do not exist yet under `prefix`, with the broker's
- * default partition count and replication factor. Existing topics are left alone, so it is safe
+ * Creates whichever of `topics` (logical names) do not exist yet under `prefix`, with
+ * TOPIC_PARTITIONS partitions and the broker's default replication factor. Existing topics are left alone, so it is safe
  * to call from every service at boot.
  */
 export async function ensureTopics(
@@ -54,7 +57,12 @@ export async function ensureTopics(
   const existing = new Set(await admin.listTopics());
   const missing = topics.map((topic) => topicName(prefix, topic)).filter((name) => !existing.has(name));
   if (missing.length > 0) {
-    await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: TOPIC_PARTITIONS })), waitForLeaders: true });
+    } catch (error) {
+      // Another service created them at the same moment.
+      if (!/already exists/i.test(errorText(error))) throw error;
+    }
   }
   return missing;
 }
@@ -70,4 +78,11 @@ function logKafkaJsEntry(logger: MessagingLogger, { namespace, level, log }: Log
   } else {
     logger.error(line);
   }
+}
+
+function errorText(error: unknown): string {
+  const nested = (error as { errors?: unknown[] }).errors;
+  const parts = [error instanceof Error ? error.message : String(error)];
+  if (Array.isArray(nested)) for (const e of nested) parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join('; ');
 }

@@ -8,3 +8,4 @@ export * from './redis';
 export * from './hop-store/hop-store';
 export * from './hop-store/pg-hop-store';
 export * from './hop-store/redis-hop-store';
+export * from './hop-store/incident-journal';

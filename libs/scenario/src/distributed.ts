@@ -23,6 +23,8 @@ import { planBoot, type BootPlan, type MountOutcome } from './topology';
 export interface RootResult {
   readonly result?: unknown;
   readonly panic?: string;
+  /** The hosts refused the call (an unknown device or run): not a kernel outcome. */
+  readonly error?: string;
 }
 
 /** Five hosts, however they are reached. */
@@ -86,6 +88,8 @@ export function traceFromRecords(rootId: string, records: ReadonlyMap<string, Ca
 
 export interface DistributedRunOptions {
   readonly ids?: RunIds;
+  /** Called before each set-up call (progress). */
+  readonly onSetup?: (done: number, total: number) => void;
   /** Called after each injection has finished (live output). */
   readonly onInjection?: (run: InjectionRun) => void;
 }
@@ -99,8 +103,10 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
   const setupTraces: TraceCall[] = [];
   let n = 0;
   for (const call of plan.setupCalls) {
+    options.onSetup?.(n, plan.setupCalls.length);
     if (call.op === 'mm.userFault' && call.fs !== undefined && mounts.get(call.fs)?.mountError) continue;
-    const id = `setup-${ids.incidentId()}-${n++}`;
+    const id = ids.incidentId();
+    n++;
     const r = await cluster.call(id, call.op, call.args, call.ctx);
     const trace = traceFromRecords(id, await cluster.records(id));
     if (trace) setupTraces.push(trace);

@@ -112,6 +112,7 @@ export class SimCluster implements Cluster {
       const msg = queue.shift() as Outgoing;
       if (msg.kind === 'reply' && msg.to === 'user') {
         if (msg.id !== id) throw new Error(`unexpected root reply ${msg.id}`);
+        if (msg.error !== undefined) throw new Error(msg.error);
         return msg.panic !== undefined ? { panic: msg.panic } : { result: msg.result };
       }
       // Through the wire: what a host receives is only what survives encoding.

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 
 import { DynamicModule, INestApplication, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 
 import { loadServiceEnvOrExit, ServiceEnv } from './env';
 import { HealthController } from './health.controller';
@@ -10,7 +11,7 @@ import { ServiceIdentity } from './service';
 
 export interface ServiceBootstrapOptions extends ServiceIdentity {
   /** The service's own Nest module (handlers, services); it injects the tokens InfrastructureModule exports. */
-  feature: Type<unknown>;
+  feature: Type<unknown> | DynamicModule;
 }
 
 /** A service's root module: the shared infrastructure, its feature module and GET /health. */
@@ -33,7 +34,9 @@ export class ServiceAppModule {
 export async function bootstrapService(options: ServiceBootstrapOptions): Promise<INestApplication> {
   try {
     const env = loadServiceEnvOrExit(options);
-    const app = await NestFactory.create(ServiceAppModule.forRoot(env, options));
+    const app = await NestFactory.create<NestExpressApplication>(ServiceAppModule.forRoot(env, options), { bodyParser: false });
+    // Set-up bodies carry a whole machine's state (large topologies): allow them.
+    app.useBodyParser('json', { limit: '512mb' });
     app.enableShutdownHooks();
     await app.listen(env.HTTP_PORT);
     return app;

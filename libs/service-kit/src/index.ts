@@ -5,3 +5,6 @@ export * from './env';
 export * from './health.controller';
 export * from './infrastructure.module';
 export * from './service';
+export * from './hop/hop-host';
+export * from './hop/hop.controller';
+export * from './hop/hop.module';

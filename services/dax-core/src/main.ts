@@ -1,5 +1,4 @@
-import { bootstrapService } from '@mfsim/service-kit';
+import { bootstrapService, HopModule } from '@mfsim/service-kit';
 
-import { DaxModule } from './dax/dax.module';
-
-void bootstrapService({ service: 'dax-core', defaultHttpPort: 7102, feature: DaxModule });
+// Hosts the dax subsystem of @mfsim/kernel-model (see libs/service-kit/src/hop).
+void bootstrapService({ service: 'dax-core', defaultHttpPort: 7102, feature: HopModule.forSubsystem('dax') });

@@ -1,5 +1,4 @@
-import { bootstrapService } from '@mfsim/service-kit';
+import { bootstrapService, HopModule } from '@mfsim/service-kit';
 
-import { DmModule } from './dm/dm.module';
-
-void bootstrapService({ service: 'dm-mapper', defaultHttpPort: 7103, feature: DmModule });
+// Hosts the dm subsystem of @mfsim/kernel-model (see libs/service-kit/src/hop).
+void bootstrapService({ service: 'dm-mapper', defaultHttpPort: 7103, feature: HopModule.forSubsystem('dm') });

@@ -1,5 +1,4 @@
-import { bootstrapService } from '@mfsim/service-kit';
+import { bootstrapService, HopModule } from '@mfsim/service-kit';
 
-import { MmModule } from './mm/mm.module';
-
-void bootstrapService({ service: 'mm-process', defaultHttpPort: 7105, feature: MmModule });
+// Hosts the mm subsystem of @mfsim/kernel-model (see libs/service-kit/src/hop).
+void bootstrapService({ service: 'mm-process', defaultHttpPort: 7105, feature: HopModule.forSubsystem('mm') });

@@ -1,5 +1,4 @@
-import { bootstrapService } from '@mfsim/service-kit';
+import { bootstrapService, HopModule } from '@mfsim/service-kit';
 
-import { PmemModule } from './pmem/pmem.module';
-
-void bootstrapService({ service: 'pmem-driver', defaultHttpPort: 7101, feature: PmemModule });
+// Hosts the pmem subsystem of @mfsim/kernel-model (see libs/service-kit/src/hop).
+void bootstrapService({ service: 'pmem-driver', defaultHttpPort: 7101, feature: HopModule.forSubsystem('pmem') });

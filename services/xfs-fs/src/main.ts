@@ -1,5 +1,4 @@
-import { bootstrapService } from '@mfsim/service-kit';
+import { bootstrapService, HopModule } from '@mfsim/service-kit';
 
-import { XfsModule } from './xfs/xfs.module';
-
-void bootstrapService({ service: 'xfs-fs', defaultHttpPort: 7104, feature: XfsModule });
+// Hosts the xfs subsystem of @mfsim/kernel-model (see libs/service-kit/src/hop).
+void bootstrapService({ service: 'xfs-fs', defaultHttpPort: 7104, feature: HopModule.forSubsystem('xfs') });

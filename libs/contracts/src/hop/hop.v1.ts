@@ -30,6 +30,8 @@ export const hopReplyV1Schema = z.strictObject({
   chain: callId,
   result: z.string().max(1_000_000).nullable(),
   panic: z.string().max(4096).nullable(),
+  /** the call could not run (an unknown device, file or run): a bad call, not a kernel outcome */
+  error: z.string().max(4096).nullable().default(null),
   from: host,
 });
 export type HopReplyV1 = z.infer<typeof hopReplyV1Schema>;

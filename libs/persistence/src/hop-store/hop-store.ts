@@ -35,7 +35,7 @@ export interface IncidentRow {
   readonly op: string;
   readonly args: string;
   readonly service: string;
-  readonly status: 'open' | 'done' | 'panic';
+  readonly status: 'open' | 'done' | 'panic' | 'error';
   readonly result: string | null;
 }
 

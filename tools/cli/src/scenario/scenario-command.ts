@@ -6,7 +6,9 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { outcomeToJson, parseScenario, renderRun, runScenario, type Scenario, type ScenarioIssue } from '@mfsim/scenario';
+import { outcomeToJson, parseScenario, renderRun, runScenario, runScenarioDistributed, type Scenario, type ScenarioIssue, type ScenarioRun } from '@mfsim/scenario';
+import { ClusterError, KafkaCluster } from '../distributed/kafka-cluster';
+import { stackTarget } from '../distributed/stack-target';
 
 const USAGE = `usage:
   mfsim scenario run [--mode embedded|distributed] [--json] [--verbose] FILE|DIR...
@@ -91,10 +93,6 @@ async function runCommand(args: string[]): Promise<number> {
     process.stderr.write(`mfsim scenario run: ${opts}\n${USAGE}\n`);
     return 2;
   }
-  if (opts.mode === 'distributed') {
-    process.stderr.write('mfsim scenario run: --mode distributed needs the services to run the kernel model; that is not built yet. Use the default embedded mode.\n');
-    return 2;
-  }
   const files = expandFiles(opts.files);
   const loaded = files.map(loadScenarioFile);
   warnDuplicateNames(loaded);
@@ -102,13 +100,25 @@ async function runCommand(args: string[]): Promise<number> {
   const color = !opts.json && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   let passed = 0;
   let failed = 0;
+  let cluster: KafkaCluster | undefined;
+  try {
   for (const l of loaded) {
     if (!l.ok) {
       invalid = true;
       printIssues(l.issues);
       continue;
     }
-    const run = runScenario(l.scenario);
+    let run: ScenarioRun;
+    if (opts.mode === 'distributed') {
+      try {
+        cluster ??= await KafkaCluster.connect({ ...stackTarget(), dropOnClose: false });
+        run = await runScenarioDistributed(l.scenario, cluster);
+      } catch (err) {
+        if (!(err instanceof ClusterError)) throw err;
+        process.stderr.write(`mfsim scenario run: ${err.message}\n`);
+        return 2;
+      }
+    } else run = runScenario(l.scenario);
     if (run.pass) passed++;
     else failed++;
     if (opts.json) {
@@ -118,6 +128,9 @@ async function runCommand(args: string[]): Promise<number> {
     } else {
       process.stdout.write(`${renderRun(run, { color, verbose: opts.verbose })}\n\n`);
     }
+  }
+  } finally {
+    await cluster?.close();
   }
   if (!opts.json) {
     const bad = loaded.filter((l) => !l.ok).length;

@@ -1,0 +1,272 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+
+import {
+  callTopic,
+  EnvelopeOf,
+  HOP_HOSTS,
+  HopHost as HopHostName,
+  replyTopic,
+  Topic,
+  TOPICS,
+  Topics,
+} from '@mfsim/contracts';
+import {
+  decodeJson,
+  dispatch,
+  encodeJson,
+  handleIncoming,
+  KERNEL_FUNCTION,
+  pendingCall,
+  type CallRecord,
+  type ChainHost,
+  type Entities,
+  type Incoming,
+  type Kernel,
+  type OpName,
+  type Outgoing,
+  type ReadName,
+  type Subsystem,
+} from '@mfsim/kernel-model';
+import { handlerDedup } from '@mfsim/messaging';
+import { HopStore, IncidentJournal, incidentOf, PgHopStore, RedisHopStore, type RmapRow, UnknownRunError } from '@mfsim/persistence';
+import { Attr, withSpan } from '@mfsim/telemetry';
+
+import { ServiceEnv } from '../env';
+import { ENV, REDIS, ServiceKafkaRuntime } from '../infrastructure.module';
+import type { Redis } from '@mfsim/persistence';
+
+export const HOP_SUBSYSTEM = Symbol('HOP_SUBSYSTEM');
+
+type CallEnvelope = EnvelopeOf<typeof Topics.MM_CALL>;
+type ReplyEnvelope = EnvelopeOf<typeof Topics.MM_REPLY>;
+
+/** How long a chain may wait on another host before its call is sent again (a lost message). */
+const RESEND_AFTER_MS = 3000;
+
+/**
+ * The host of one subsystem: it serves the calls into its subsystem from `<subsys>.call.v1`
+ * and the results of its own calls from `<subsys>.reply.v1`, one atomic step each (load state
+ * and the chain's records, run or replay the hops of `@mfsim/kernel-model`, store what changed,
+ * then send), and answers the set-up and read-back requests of the CLI over HTTP. It runs no
+ * kernel rule of its own: every decision is the model's.
+ */
+@Injectable()
+export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger: Logger;
+  readonly store: HopStore;
+  private readonly journal: IncidentJournal;
+  /** Steps of one run run one after the other in this process (the store serialises replicas). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  constructor(
+    @Inject(HOP_SUBSYSTEM) readonly subsys: Subsystem,
+    @Inject(ENV) env: ServiceEnv,
+    @Inject(REDIS) redis: Redis,
+    private readonly kafka: ServiceKafkaRuntime,
+  ) {
+    this.logger = new Logger(`hop.${subsys}`);
+    this.store = subsys === 'mm' ? new RedisHopStore(redis) : new PgHopStore(subsys, env.DATABASE_URL);
+    this.journal = new IncidentJournal(env.DATABASE_URL);
+  }
+
+  onApplicationBootstrap(): void {
+    const handle = (envelope: CallEnvelope | ReplyEnvelope): Promise<void> => this.onMessage(envelope);
+    this.kafka.start({
+      handlers: { [callTopic(this.subsys as HopHostName)]: handle, [replyTopic(this.subsys as HopHostName)]: handle },
+      produces: TOPICS as Topic[],
+      idempotency: handlerDedup(),
+      partitionsConsumedConcurrently: 4,
+    });
+    // At boot, then every second: calls this host made that were never answered (a message
+    // lost when a process died between storing a step and sending it) are sent again.
+    void this.sweep(0);
+    this.sweeper = setInterval(() => void this.sweep(RESEND_AFTER_MS), 1000);
+    this.sweeper.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.store.close();
+    await this.journal.close();
+  }
+
+  /** Set-up by the CLI: this host's part of the machine for a new run. */
+  async setup(run: string, entities: Entities, rmap: readonly RmapRow[]): Promise<void> {
+    await this.serial(run, () => (this.store instanceof PgHopStore ? this.store.setup(run, entities, rmap) : this.store.setup(run, entities)));
+  }
+
+  private async onMessage(envelope: CallEnvelope | ReplyEnvelope): Promise<void> {
+    const data = envelope.data;
+    const incoming: Incoming =
+      envelope.type === 'hop_call'
+        ? (() => {
+            const d = data as CallEnvelope['data'];
+            return { kind: 'call', id: d.id, op: d.op as OpName, args: decodeJson(d.args), ctx: d.ctx, chain: d.chain, from: d.from };
+          })()
+        : (() => {
+            const d = data as ReplyEnvelope['data'];
+            return {
+              kind: 'reply',
+              id: d.id,
+              chain: d.chain,
+              ...(d.result !== null ? { result: decodeJson(d.result) } : {}),
+              ...(d.panic !== null ? { panic: d.panic } : {}),
+              ...(d.error !== null ? { error: d.error } : {}),
+            };
+          })();
+    const chain = incoming.kind === 'call' ? incoming.id : incoming.chain;
+    const op = incoming.kind === 'call' ? incoming.op : undefined;
+    const name = op ? KERNEL_FUNCTION[op] ?? op : `${this.subsys}_resume`;
+    await withSpan(
+      name,
+      {
+        [Attr.FAILURE_ID]: envelope.failureId,
+        [Attr.MESSAGE_ID]: envelope.id,
+        'mfsim.call.id': incoming.id,
+        'mfsim.run': data.run,
+        'mfsim.step': incoming.kind,
+        ...(incoming.kind === 'call' ? callAttributes(incoming.args) : {}),
+      },
+      async (span) => {
+        try {
+          const sent = await this.serial(data.run, () => this.step(data.run, chain, incoming));
+          for (const out of sent) if (out.kind === 'reply' && out.result !== undefined) span.setAttribute(Attr.ERRNO, typeof out.result === 'string' ? out.result : '0');
+        } catch (err) {
+          if (err instanceof UnknownRunError) {
+            // Not a transient fault: redelivering cannot help. Say so once and drop it.
+            this.logger.warn(`hop.unknown_run run=${data.run} id=${incoming.id}: ${err.message}`);
+            return;
+          }
+          throw err;
+        }
+      },
+    );
+  }
+
+  /** One atomic step, then the messages it produced. */
+  private async step(run: string, chain: string, incoming: Incoming): Promise<Outgoing[]> {
+    const result = await this.store.step(run, chain, async (view) => {
+      const kernel = { [this.subsys]: view.state } as unknown as Kernel;
+      const host: ChainHost = {
+        subsys: this.subsys,
+        hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
+        read: (op: ReadName, args: unknown) => view.read(op, args),
+        records: view.records,
+      };
+      const r = await handleIncoming(host, incoming);
+      const touchedRecords = [...r.touched].map((id) => view.records.get(id)).filter((x): x is CallRecord => x !== undefined);
+      return { touched: r.touched, value: { send: r.send, touchedRecords, root: view.records.get(chain) } };
+    });
+    if (this.subsys === 'mm') await this.journal.copyRecords(run, result.touchedRecords);
+    const root = result.root;
+    if (root && root.caller === 'user' && incoming.kind === 'call') {
+      await this.journal.upsert({ id: incidentOf(root.id), run, op: root.op, args: encodeJson(root.args), service: this.subsys, status: 'open', result: null });
+    }
+    for (const out of result.send) {
+      if (out.kind === 'reply' && out.to === 'user' && root) {
+        await this.journal.upsert({
+          id: incidentOf(root.id),
+          run,
+          op: root.op,
+          args: encodeJson(root.args),
+          service: this.subsys,
+          status: out.panic !== undefined ? 'panic' : out.error !== undefined ? 'error' : 'done',
+          result: out.panic ?? out.error ?? encodeJson(out.result ?? null),
+        });
+      }
+      await this.send(run, out);
+    }
+    return result.send;
+  }
+
+  private async send(run: string, out: Outgoing): Promise<void> {
+    const failureId = incidentOf(out.id);
+    if (out.kind === 'call') {
+      await this.kafka.publisher.publish({
+        topic: callTopic(out.to as HopHostName),
+        key: `${run}:${deviceKey(out.args)}`,
+        data: { run, id: out.id, op: out.op, args: encodeJson(out.args), ctx: { current: out.ctx.current }, chain: out.chain, from: out.from as HopHostName },
+        causedBy: { id: null, failureId },
+      });
+    } else {
+      await this.kafka.publisher.publish({
+        topic: replyTopic(out.to === 'user' ? 'user' : (out.to as HopHostName)),
+        key: `${run}:${out.chain}`,
+        data: {
+          run,
+          id: out.id,
+          chain: out.chain,
+          result: out.panic !== undefined || out.error !== undefined ? null : encodeJson(out.result ?? null),
+          panic: out.panic ?? null,
+          error: out.error ?? null,
+          from: out.from as HopHostName,
+        },
+        causedBy: { id: null, failureId },
+      });
+    }
+  }
+
+  /** Sends again the calls of chains that have waited too long for an answer. */
+  private async sweep(olderThanMs: number): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      for (const { run, chain } of await this.store.openChains(olderThanMs)) {
+        const pending = await this.serial(run, () =>
+          this.store.step(run, chain, async (view) => {
+            const host: ChainHost = { subsys: this.subsys, hop: () => { throw new Error('no hops in a sweep'); }, read: () => undefined, records: view.records };
+            return { touched: new Set<string>(), value: pendingCall(host, chain) };
+          }),
+        );
+        if (pending) {
+          this.logger.log(`hop.resend run=${run} id=${pending.id} op=${pending.op}`);
+          await this.send(run, pending);
+        }
+      }
+    } catch (err) {
+      this.logger.warn(`hop.sweep_failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private serial<T>(run: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(run) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.queues.set(run, tail);
+    void tail.then(() => {
+      if (this.queues.get(run) === tail) this.queues.delete(run);
+    });
+    return next;
+  }
+}
+
+/** The device a call is about, so one device's calls stay in order (the Kafka key). */
+function deviceKey(args: unknown): string {
+  const a = (args ?? {}) as Record<string, unknown>;
+  for (const k of ['daxDev', 'disk', 'md', 'fs'] as const) if (typeof a[k] === 'string') return a[k] as string;
+  if (typeof a.mapping === 'string') return (a.mapping as string).split(':')[0] ?? '';
+  const bdev = a.bdev as { disk?: string } | undefined;
+  return bdev?.disk ?? '';
+}
+
+/** Span attributes of a call's arguments, named as the kernel names them. */
+function callAttributes(args: unknown): Record<string, string | number> {
+  const a = (args ?? {}) as Record<string, unknown>;
+  const out: Record<string, string | number> = {};
+  if (typeof a.pfn === 'bigint') out[Attr.PMEM_PFN] = `0x${a.pfn.toString(16)}`;
+  if (typeof a.daxDev === 'string') out[Attr.DAX_DEV] = a.daxDev;
+  if (typeof a.offset === 'bigint') out[Attr.DAX_OFFSET] = a.offset.toString();
+  if (typeof a.len === 'bigint') out[Attr.DAX_LEN] = a.len.toString();
+  if (typeof a.mfFlags === 'number') out[Attr.MF_FLAGS] = a.mfFlags;
+  if (typeof a.mapping === 'string') out[Attr.MM_MAPPING_ID] = a.mapping;
+  if (typeof a.pgoff === 'bigint') out[Attr.MM_PGOFF] = a.pgoff.toString();
+  if (typeof a.pgcnt === 'bigint') out[Attr.MM_PGCNT] = a.pgcnt.toString();
+  if (typeof a.pid === 'number') out[Attr.MM_CURRENT_PID] = a.pid;
+  return out;
+}
+
+void HOP_HOSTS;
