@@ -13,28 +13,39 @@ import type { XfsInode, XfsMount, XfsState } from './xfs/xfs';
 
 /** JSON with bigint (`{"$n":"…"}`), Map (`{"$m":[…]}`) and Set (`{"$s":[…]}`). */
 export function encodeJson(value: unknown): string {
-  return JSON.stringify(value, function replacer(this: unknown, key: string, v: unknown) {
-    const raw = (this as Record<string, unknown>)[key];
-    if (typeof raw === 'bigint') return { $n: raw.toString() };
-    if (raw instanceof Map) return { $m: [...raw.entries()] };
-    if (raw instanceof Set) return { $s: [...raw.values()] };
-    return v;
-  });
+  return JSON.stringify(toPlain(value));
 }
 
 export function decodeJson(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o);
-      if (keys.length === 1) {
-        if (keys[0] === '$n' && typeof o.$n === 'string') return BigInt(o.$n);
-        if (keys[0] === '$m' && Array.isArray(o.$m)) return new Map(o.$m as [unknown, unknown][]);
-        if (keys[0] === '$s' && Array.isArray(o.$s)) return new Set(o.$s as unknown[]);
-      }
-    }
+  return fromPlain(JSON.parse(text));
+}
+
+function toPlain(v: unknown): unknown {
+  if (typeof v === 'bigint') return { $n: v.toString() };
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v instanceof Map) return { $m: [...v.entries()].map(([k, x]) => [toPlain(k), toPlain(x)]) };
+  if (v instanceof Set) return { $s: [...v.values()].map(toPlain) };
+  const out: Record<string, unknown> = {};
+  for (const k in v as Record<string, unknown>) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) out[k] = toPlain(x);
+  }
+  return out;
+}
+
+function fromPlain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = fromPlain(v[i]);
     return v;
-  });
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o.$n === 'string') return BigInt(o.$n);
+  if (Array.isArray(o.$m)) return new Map((o.$m as [unknown, unknown][]).map(([k, x]) => [fromPlain(k), fromPlain(x)]));
+  if (Array.isArray(o.$s)) return new Set((o.$s as unknown[]).map(fromPlain));
+  for (const k in o) o[k] = fromPlain(o[k]);
+  return o;
 }
 
 export type Entities = Map<string, string>;
@@ -42,10 +53,22 @@ export type SubsystemState = PmemState | DaxState | DmState | XfsState | MmState
 
 const pad = (n: number | bigint, width = 12): string => n.toString().padStart(width, '0');
 
+/**
+ * Encodings of objects the model never changes in place (page-table entries, DAX entries,
+ * tasks, inodes, signals, action results: it replaces them), so a step re-encodes only what is
+ * new or mutable.
+ */
+const frozenText = new WeakMap<object, string>();
+
 /** The entities of one subsystem's state. xfs rmap records are not entities (see rmap reads). */
 export function encodeState(subsys: Subsystem, state: SubsystemState): Entities {
   const out: Entities = new Map();
   const put = (key: string, value: unknown): void => void out.set(key, encodeJson(value));
+  const putFrozen = (key: string, value: object): void => {
+    let text = frozenText.get(value);
+    if (text === undefined) frozenText.set(value, (text = encodeJson(value)));
+    out.set(key, text);
+  };
   switch (subsys) {
     case 'pmem': {
       const s = state as PmemState;
@@ -64,23 +87,31 @@ export function encodeState(subsys: Subsystem, state: SubsystemState): Entities 
         const { inodes, rmap, ...mount } = mp;
         void rmap;
         put(`mount:${mp.name}`, mount);
-        for (const ip of inodes.values()) put(`inode:${mp.name}:${ip.ino}`, ip);
+        for (const ip of inodes.values()) putFrozen(`inode:${mp.name}:${ip.ino}`, ip);
       }
       break;
     case 'mm': {
       const mm = state as MmState;
       put('misc', { sysctl: mm.sysctl, hwpoisonFilter: mm.hwpoisonFilter, hwMemoryFailure: mm.hwMemoryFailure, numPoisonedPages: mm.numPoisonedPages });
-      mm.tasks.forEach((t, i) => put(`task:${pad(i)}`, t));
-      for (const [pid, ptes] of mm.pageTables) for (const [addr, pte] of ptes) put(`pte:${pid}:${addr}`, pte);
-      for (const [mapping, entries] of mm.daxEntries) for (const [index, e] of entries) put(`dax:${mapping}\u0000${index}`, { mapping, e });
+      mm.tasks.forEach((t, i) => putFrozen(`task:${pad(i)}`, t));
+      for (const [pid, ptes] of mm.pageTables) for (const [addr, pte] of ptes) putFrozen(`pte:${pid}:${addr}`, pte);
+      for (const [mapping, entries] of mm.daxEntries) for (const [index, e] of entries) out.set(`dax:${mapping}\u0000${index}`, daxEntryText(mapping, e));
       for (const [pfn, folio] of mm.folios) put(`folio:${pfn}`, folio);
       for (const pfn of mm.hwpoison) put(`hwp:${pfn}`, pfn);
-      mm.signals.forEach((sig, i) => put(`sig:${pad(i)}`, sig));
-      mm.actionResults.forEach((ar, i) => put(`ar:${pad(i)}`, ar));
+      mm.signals.forEach((sig, i) => putFrozen(`sig:${pad(i)}`, sig));
+      mm.actionResults.forEach((ar, i) => putFrozen(`ar:${pad(i)}`, ar));
       break;
     }
   }
   return out;
+}
+
+const daxEntryTexts = new WeakMap<object, string>();
+
+function daxEntryText(mapping: string, e: DaxEntry): string {
+  let text = daxEntryTexts.get(e);
+  if (text === undefined) daxEntryTexts.set(e, (text = encodeJson({ mapping, e })));
+  return text;
 }
 
 function sortedValues(entities: Entities, prefix: string): unknown[] {

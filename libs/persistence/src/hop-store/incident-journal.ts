@@ -14,7 +14,9 @@ export class IncidentJournal {
   private readonly pool: Pool;
 
   constructor(databaseUrl: string) {
-    this.pool = new Pool({ connectionString: databaseUrl, max: 4 });
+    // The journal is what `incident show` reads, not what a step depends on (the services'
+    // own tables and Redis are): it does not wait for the WAL flush.
+    this.pool = new Pool({ connectionString: databaseUrl, max: 4, options: '-c synchronous_commit=off' });
     this.pool.on('error', () => undefined);
   }
 
