@@ -3,12 +3,14 @@
  * dir of its own, bound to 127.0.0.1. `mfsim stack up` runs the services' Redis this way, so a
  * Redis restart (or a crash of the redis-server process) does not lose their state.
  *
- * Durability choice: `appendfsync everysec` (the default here). Redis write()s the AOF before it
- * sends the reply, and fsyncs once a second; so every acknowledged write survives a restart or a
- * crash of the redis-server process (SIGTERM fsyncs on the way out; after SIGKILL the data is in
- * the kernel's page cache), and at most the last second is lost only if the whole machine dies.
- * `always` fsyncs before every reply: it also survives a power cut, at several times the cost
- * per write.
+ * Durability choice: `appendfsync always` (the default here): Redis appends each write to the AOF
+ * and fsyncs it before it replies, so whatever a client saw acknowledged survives a restart, a
+ * crash of the redis-server process (SIGKILL) and a crash of the machine. The price is one fsync
+ * per write batch, which the stack's write rate (a simulator's bookkeeping) does not notice.
+ * `everysec` is cheaper and still keeps everything across a clean restart (SIGTERM flushes and
+ * fsyncs on the way out), but while a background fsync is running Redis may postpone writing the
+ * AOF for up to 2 s after it has replied, so a killed process or a machine crash can lose
+ * acknowledged writes.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -27,7 +29,7 @@ export interface StartRedisServerOptions {
   dataDir: string;
   /** Where redis-server's output goes. Default <dataDir>/redis.log. */
   logFile?: string;
-  /** Default 'everysec' (see the head of this file). */
+  /** Default 'always' (see the head of this file). */
   appendfsync?: RedisAppendFsync;
   /** How long to wait for PING to answer (an AOF being loaded answers LOADING). Default 30 s. */
   readyTimeoutMs?: number;
@@ -75,7 +77,7 @@ export function redisServerArgs(p: { port: number; dataDir: string; appendfsync?
     '--daemonize', 'no',
     '--dir', p.dataDir,
     '--appendonly', 'yes',
-    '--appendfsync', p.appendfsync ?? 'everysec',
+    '--appendfsync', p.appendfsync ?? 'always',
     // The AOF is the one copy: no RDB snapshots (and no fork every few minutes).
     '--save', '',
     '--logfile', '',
@@ -84,12 +86,23 @@ export function redisServerArgs(p: { port: number; dataDir: string; appendfsync?
 
 /**
  * Whether `pid` still runs a redis-server (optionally the one on `port`): guards against a
- * recycled pid from a stale pid file. Redis puts "<binary> 127.0.0.1:<port>" in its process title.
+ * recycled pid from a stale pid file. Redis sets its process title to "<argv0> <bind>:<port>", so
+ * the program is the first word (a node process whose script path holds "redis-server" is not one).
  */
 export function isRedisServerProcess(pid: number, port?: number): boolean {
   if (!isProcessAlive(pid)) return false;
-  const cmdline = processCommandLine(pid) ?? '';
-  return cmdline.includes('redis-server') && (port === undefined || cmdline.includes(`:${port}`));
+  const [program = '', ...rest] = (processCommandLine(pid) ?? '').split(' ');
+  return path.basename(program) === 'redis-server' && (port === undefined || rest.some((word) => word.endsWith(`:${port}`)));
+}
+
+/**
+ * Stops the redis-server `pid` (SIGTERM: it fsyncs the AOF and exits; SIGKILL after `graceMs`).
+ * A pid that now runs something else is left alone ('not-ours').
+ */
+export async function stopRedisServer(pid: number, graceMs = 10_000): Promise<TerminateResult> {
+  if (!isProcessAlive(pid)) return 'not-running';
+  if (!isRedisServerProcess(pid)) return 'not-ours';
+  return terminateProcess(pid, { graceMs });
 }
 
 /** Starts a detached redis-server with AOF and waits until it answers PING. */
@@ -101,12 +114,12 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new RedisServerError(`Redis data dir ${dataDir} is not a directory`);
   mkdirSync(dataDir, { recursive: true });
   const logFile = path.resolve(opts.logFile ?? path.join(dataDir, 'redis.log'));
-  const appendfsync = opts.appendfsync ?? 'everysec';
+  const appendfsync = opts.appendfsync ?? 'always';
 
   const spawnedAt = Date.now();
   const pid = startDetachedProcess({ command: binary, args: redisServerArgs({ port: opts.port, dataDir, appendfsync }), logFile, cwd: dataDir });
   const url = `redis://127.0.0.1:${opts.port}`;
-  const stop = () => terminateProcess(pid, { graceMs: 10_000, expectInCommandLine: 'redis-server' });
+  const stop = () => stopRedisServer(pid);
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   let last: ProbeResult | undefined;
