@@ -43,6 +43,8 @@ describe('stack configuration', () => {
     const flag = loadStackConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }, { redisUrl: 'redis://10.0.0.5:6380' });
     assert.equal(flag.redisUrl, 'redis://10.0.0.5:6380');
     assert.equal(flag.ownRedis, undefined);
+    assert.equal(loadStackConfig({}, { redisUrl: 'rediss://cache:6380' }).redisUrl, 'rediss://cache:6380');
+    assert.throws(() => loadStackConfig({}, { redisUrl: 'http://x' }), /^StackError: --redis-url=http:\/\/x must start with redis:\/\/ or rediss:\/\/$/);
   });
 
   it('takes the Kafka ports from the environment', () => {

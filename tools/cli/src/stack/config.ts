@@ -183,9 +183,9 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
 
   const externalRedis =
     opts.redisUrl !== undefined
-      ? url({ '--redis-url': opts.redisUrl }, '--redis-url', '', ['redis:'])
+      ? url({ '--redis-url': opts.redisUrl }, '--redis-url', '', ['redis:', 'rediss:'])
       : env['REDIS_URL']?.trim()
-        ? url(env, 'REDIS_URL', '', ['redis:'])
+        ? url(env, 'REDIS_URL', '', ['redis:', 'rediss:'])
         : undefined;
   const redisPort = port(env, 'MFSIM_REDIS_PORT', 16379);
   const ownRedis: OwnRedisConfig | undefined =
