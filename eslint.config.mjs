@@ -37,7 +37,7 @@ const TYPE = {
   scenario: 'type:scenario', // libs/scenario: scenario format and embedded runner
   contracts: 'type:contracts', // libs/contracts: wire schemas (zod)
   dataAccess: 'type:data-access', // libs/persistence: Prisma + Redis
-  infra: 'type:infra', // libs/messaging, libs/telemetry
+  infra: 'type:infra', // libs/messaging, libs/telemetry, libs/stack (launchers and probes of the local stack)
   serviceKit: 'type:service-kit', // libs/service-kit: env, infrastructure module, /health, bootstrap, the hop host every service runs
   testing: 'type:testing', // libs/testing
   app: 'type:app', // services/*

@@ -9,7 +9,7 @@
 //   2. else, where a Docker engine answers a ping and MFSIM_TEST_NO_CONTAINERS is not 1, a
 //      container started with testcontainers (libs/testing/dist/test-containers.js);
 //   3. else today's local servers: for Kafka this script fetches the broker jars if needed and
-//      starts its own broker on free ports (libs/testing/dist/kafka-broker.js); PostgreSQL and
+//      starts its own broker on free ports (libs/stack/dist/kafka-broker.js); PostgreSQL and
 //      Redis are the machine's, at the defaults.
 // Whatever it starts, it passes to the tests as MFSIM_TEST_* and stops at the end (also on
 // SIGINT/SIGTERM). If the containers cannot be started, it says so and falls back to 3.
@@ -38,6 +38,8 @@ const say = (line) => process.stdout.write(`[test-runner +${elapsed()}] ${line}\
 // starting servers are below. Each `start` resolves to { env, describe: [lines], stop }.
 
 const testing = (file) => require(path.join(ROOT, 'libs', 'testing', 'dist', file));
+/** The launchers (Kafka broker JVM, processes) live in libs/stack, shared with `mfsim stack`. */
+const stack = (file) => require(path.join(ROOT, 'libs', 'stack', 'dist', file));
 
 /** Containers from testcontainers (only where a Docker engine answers; loads testcontainers lazily). */
 const containerServers = {
@@ -65,10 +67,10 @@ const containerServers = {
 const localJvmKafka = {
   name: 'local JVM broker (deploy/kafka)',
   prepare() {
-    testing('kafka-broker.js').ensureKafkaJars({ log: (line) => say(`kafka: ${line}`) });
+    stack('kafka-broker.js').ensureKafkaJars({ log: (line) => say(`kafka: ${line}`) });
   },
   async start(signal) {
-    const broker = testing('kafka-broker.js');
+    const broker = stack('kafka-broker.js');
     const handle = await broker.startKafkaBroker({
       heapMb: Number(process.env.MFSIM_TEST_KAFKA_HEAP_MB) || undefined,
       readyTimeoutMs: 120_000,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A Kafka broker for tests, from the shell (libs/testing/dist/kafka-broker.js; run `npm run build` first).
+// A Kafka broker for tests, from the shell (libs/stack/dist/kafka-broker.js; run `npm run build` first).
 //
 //   node tools/test-runner/test-broker.js hold [--env-out FILE] [--port P --controller-port C]
 //       Fetches the jars if needed, starts a broker on free ports (20000-32000, away from the
@@ -17,8 +17,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const broker = require(path.join(ROOT, 'libs', 'testing', 'dist', 'kafka-broker.js'));
-const { isProcessAlive, sleep } = require(path.join(ROOT, 'libs', 'testing', 'dist', 'processes.js'));
+const broker = require(path.join(ROOT, 'libs', 'stack', 'dist', 'kafka-broker.js'));
+const { isProcessAlive, sleep } = require(path.join(ROOT, 'libs', 'stack', 'dist', 'processes.js'));
 
 const say = (line) => process.stdout.write(`[test-broker] ${line}\n`);
 

@@ -28,7 +28,7 @@ export class ServiceAppModule {
 
 /**
  * A service's whole `main`: reads the env (one line and exit 1 when a setting is bad), creates the
- * Nest app with shutdown hooks and listens on HTTP_PORT. Any failure to start prints
+ * Nest app with shutdown hooks and listens on HTTP_HOST:HTTP_PORT (127.0.0.1 unless HTTP_HOST says otherwise). Any failure to start prints
  * `<service>: failed to start: <reason>` and exits 1, so the returned promise never rejects.
  */
 export async function bootstrapService(options: ServiceBootstrapOptions): Promise<INestApplication> {
@@ -38,7 +38,7 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
     // Set-up bodies carry a whole machine's state (large topologies): allow them.
     app.useBodyParser('json', { limit: '512mb' });
     app.enableShutdownHooks();
-    await app.listen(env.HTTP_PORT);
+    await app.listen(env.HTTP_PORT, env.HTTP_HOST);
     return app;
   } catch (error: unknown) {
     console.error(`${options.service}: failed to start: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,6 +16,7 @@ describe('parseServiceEnv', () => {
         MFSIM_TOPIC_PREFIX: '',
         MFSIM_REDIS_PREFIX: 'mfsim:',
         HTTP_PORT: 7104,
+        HTTP_HOST: '127.0.0.1',
       },
     });
   });
@@ -28,8 +29,10 @@ describe('parseServiceEnv', () => {
       MFSIM_TOPIC_PREFIX: 'run-1.',
       MFSIM_REDIS_PREFIX: 'run-1:',
       HTTP_PORT: '8080',
+      HTTP_HOST: '0.0.0.0',
     });
     assert.ok(result.success);
+    assert.equal(result.env.HTTP_HOST, '0.0.0.0');
     assert.deepEqual(result.env.KAFKA_BROKERS, ['a:1', 'b:2']);
     assert.equal(result.env.HTTP_PORT, 8080);
     assert.equal(result.env.MFSIM_TOPIC_PREFIX, 'run-1.');

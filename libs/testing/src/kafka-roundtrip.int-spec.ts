@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 
 import { Admin, Consumer, Partitioners, Producer } from 'kafkajs';
 
+import { sleep } from '@mfsim/stack';
+
 import { uniqueId } from './env';
-import { sleep } from './processes';
 import { createTestTopics, deleteTestGroups, deleteTestTopics, testKafka } from './topics';
 
 /** Resolves once `values` has at least `count` entries; rejects after `timeoutMs`. */

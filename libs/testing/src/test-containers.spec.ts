@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
-import { REPO_ROOT, SINGLE_NODE_BROKER_SETTINGS, kafkaVersion } from './kafka-broker';
+import { REPO_ROOT, SINGLE_NODE_BROKER_SETTINGS, kafkaVersion } from '@mfsim/stack';
+
 import {
   KAFKA_CONTAINER_COMMAND,
   kafkaAdvertisedListeners,

@@ -21,8 +21,8 @@ import type { Readable } from 'node:stream';
 
 import type { StartedTestContainer } from 'testcontainers';
 
-import { REPO_ROOT, SINGLE_NODE_BROKER_SETTINGS, kafkaVersion, waitForKafkaReady } from './kafka-broker';
-import { sleep } from './processes';
+import { REPO_ROOT, SINGLE_NODE_BROKER_SETTINGS, kafkaVersion, sleep, waitForKafkaReady } from '@mfsim/stack';
+
 import { TEST_SERVER_ENV, type TestServerKind } from './test-servers';
 
 /** Image versions when .env does not say (it does: POSTGRES_VERSION, REDIS_VERSION). */

@@ -1,39 +1,58 @@
 /**
- * `mfsim stack up|down|status`: Kafka (a local broker JVM), PostgreSQL, Redis and the five
- * services on this machine. State and logs live in .mfsim/stack/.
+ * `mfsim stack up|down|status`: Kafka (a local broker JVM), PostgreSQL, a persistent Redis and the
+ * five services (some with replicas) on this machine. State and logs live in .mfsim/stack/.
  */
-import { KafkaBrokerError } from '@mfsim/testing';
+import { KafkaBrokerError } from '@mfsim/stack';
 
-import { loadStackConfig, StackError } from './config';
+import { LoadStackOptions, loadStackConfig, StackError } from './config';
 import { stackDown, stackUp } from './lifecycle';
 import { stackStatus } from './status';
 
-export { loadStackConfig, SERVICES, StackError } from './config';
+export { loadStackConfig, parseReplicas, SERVICES, StackError } from './config';
 export type { StackConfig } from './config';
 
-const USAGE = `usage: mfsim stack up [--no-services] [--timeout SECONDS]
+const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
        mfsim stack status
        mfsim stack down
 
-  up      start Kafka (127.0.0.1:$MFSIM_KAFKA_PORT, default 19092), PostgreSQL and Redis if they
-          are not running (and are installed), the mfsim database, its migrations, the topics and
-          the five services; wait for every /health
-  status  one line per component: pid, port, health (exit 1 if something expected is down)
-  down    stop what up started (services, then Kafka; PostgreSQL/Redis only if up started them)
+  up      start Kafka (127.0.0.1:$MFSIM_KAFKA_PORT, default 19092), PostgreSQL if it is not running
+          (and is installed), a redis-server of its own (127.0.0.1:$MFSIM_REDIS_PORT, default 16379,
+          append-only file in .mfsim/stack/redis), the mfsim database, its migrations, the topics
+          and the services; wait for every /health
+            --replicas xfs-fs=2,mm-process=2   N processes of a service, one consumer group
+            --redis-url URL                    use that Redis instead of starting one
+  status  one line per component and service process: pid, port, health (exit 1 if something
+          expected is down)
+  down    stop what up started (services, Kafka, its Redis; PostgreSQL only if up started it)
 
 Environment: MFSIM_KAFKA_PORT, MFSIM_KAFKA_CONTROLLER_PORT (19093), MFSIM_KAFKA_HEAP_MB (384),
-DATABASE_URL, REDIS_URL, MFSIM_TOPIC_PREFIX, MFSIM_REDIS_PREFIX. Logs: .mfsim/stack/<name>.log`;
+MFSIM_REDIS_PORT (16379), MFSIM_HTTP_PORT_BASE (7100: service k replica i on base+k+10*(i-1)),
+MFSIM_REPLICAS (as --replicas), DATABASE_URL, REDIS_URL (as --redis-url), MFSIM_TOPIC_PREFIX,
+MFSIM_REDIS_PREFIX. Logs: .mfsim/stack/<name>.log, <service>-<i>.log for replicas`;
 
-function parseUp(args: string[]): { services: boolean; timeoutMs?: number } {
-  const opts: { services: boolean; timeoutMs?: number } = { services: true };
+type UpArgs = { services: boolean; load: LoadStackOptions };
+
+/** Parses the options of `stack up`. Throws a StackError (exit 2) on a bad one. */
+export function parseUp(args: string[]): UpArgs {
+  const opts: UpArgs = { services: true, load: {} };
+  const value = (i: number, name: string): string => {
+    const v = args[i];
+    if (v === undefined || v.startsWith('--')) throw new StackError(`${name} needs a value`, 2);
+    return v;
+  };
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--no-services') opts.services = false;
-    else if (a === '--timeout') {
-      const s = Number(args[++i]);
-      if (!Number.isFinite(s) || s <= 0) throw new StackError(`--timeout needs a number of seconds, got ${args[i] ?? 'nothing'}`, 2);
-      opts.timeoutMs = s * 1000;
-    } else throw new StackError(`unknown option for stack up: ${a}\n${USAGE}`, 2);
+    const a = args[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const next = () => inline ?? value(++i, flag);
+    if (flag === '--no-services') opts.services = false;
+    else if (flag === '--timeout') {
+      const raw = next();
+      const s = Number(raw);
+      if (!Number.isFinite(s) || s <= 0) throw new StackError(`--timeout needs a number of seconds, got ${raw}`, 2);
+      opts.load.timeoutMs = s * 1000;
+    } else if (flag === '--replicas') opts.load.replicas = next();
+    else if (flag === '--redis-url') opts.load.redisUrl = next();
+    else throw new StackError(`unknown option for stack up: ${a}\n${USAGE}`, 2);
   }
   return opts;
 }
@@ -47,7 +66,7 @@ export async function runStackCommand(args: string[]): Promise<number> {
     switch (command) {
       case 'up': {
         const opts = parseUp(rest);
-        return await stackUp(loadStackConfig(process.env, { timeoutMs: opts.timeoutMs }), opts, say);
+        return await stackUp(loadStackConfig(process.env, opts.load), { services: opts.services }, say);
       }
       case 'down':
         return await stackDown(loadStackConfig(), say);

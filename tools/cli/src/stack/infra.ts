@@ -1,21 +1,31 @@
 /**
- * PostgreSQL and Redis for the stack: use the machine's servers when they answer; when they do not
- * and they are installed here, start them (and record that, so `down` stops only those).
+ * PostgreSQL and Redis for the stack.
+ *   PostgreSQL: the machine's server when it answers; when it does not and it is installed here,
+ *               up starts it (and records that, so `down` stops only that).
+ *   Redis:      up runs a redis-server of its own (AOF on, data in .mfsim/stack/redis, port
+ *               MFSIM_REDIS_PORT), unless REDIS_URL / --redis-url names one, which is used as is.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { probePostgres, probeRedis, ProbeResult, sleep, terminateProcess, withDatabase } from '@mfsim/testing';
+import {
+  isRedisServerProcess,
+  PortInUseError,
+  probePostgres,
+  probeRedis,
+  ProbeResult,
+  RedisServerError,
+  sleep,
+  startRedisServer,
+  stopRedisServer,
+  withDatabase,
+} from '@mfsim/stack';
 
 import { hostPort, isLocalHost, StackConfig, StackError } from './config';
-import { readPidFile, StackState } from './state';
+import { readPidFile, RedisRecord, StackState } from './state';
 
 const PG_CTLCLUSTER = '/usr/bin/pg_ctlcluster';
-
-function commandExists(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 /** Installed PostgreSQL clusters as "<version>" names under /etc/postgresql, newest first. */
 function installedPostgresVersions(): string[] {
@@ -80,32 +90,39 @@ export function stopPostgres(record: NonNullable<StackState['postgres']>): strin
   return `stopped PostgreSQL ${record.version}/${record.cluster} (started by up)`;
 }
 
-/** Makes Redis answer on REDIS_URL. Same contract as ensurePostgres. */
-export async function ensureRedis(config: StackConfig): Promise<{ started?: NonNullable<StackState['redis']>; line: string }> {
-  const { host, port } = hostPort(config.redisUrl, 6379);
-  const first = await probeRedis(config.redisUrl);
-  if (first.ok) return { line: `${first.detail} at ${host}:${port} (already running, pid ${first.pid ?? '?'})` };
-  if (!first.refused) throw new StackError(`Redis at ${host}:${port} answered but refused us: ${first.error}`);
-  if (!isLocalHost(host) || !commandExists('redis-server')) {
-    throw new StackError(
-      isLocalHost(host)
-        ? `Redis is not running at ${host}:${port} and redis-server is not installed: install redis-server or set REDIS_URL`
-        : `Redis at ${host}:${port} is not reachable (${first.error}); it is not on this machine, so mfsim will not start it`,
-    );
+/**
+ * Makes the services' Redis answer: starts the stack's own redis-server (config.ownRedis), or
+ * checks the one REDIS_URL / --redis-url names. Returns what to record when it started one.
+ */
+export async function ensureRedis(config: StackConfig): Promise<{ started?: RedisRecord; line: string }> {
+  const own = config.ownRedis;
+  if (!own) {
+    const { host, port } = hostPort(config.redisUrl, 6379);
+    const r = await probeRedis(config.redisUrl);
+    if (!r.ok) throw new StackError(`Redis at ${host}:${port} (REDIS_URL/--redis-url) does not answer: ${r.error}; start it, or unset REDIS_URL so that up runs its own`);
+    return { line: `${r.detail} at ${host}:${port} (given by REDIS_URL/--redis-url, pid ${r.pid ?? '?'})` };
   }
-  const pidFile = path.join(config.stackDir, 'redis.pid');
-  const args = ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'];
-  args.push('--pidfile', pidFile, '--logfile', path.join(config.stackDir, 'redis.log'), '--dir', config.stackDir);
-  const result = spawnSync('redis-server', args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new StackError(`could not start redis-server: ${(result.stderr || result.stdout || '').trim()}`);
-  const ready = await waitFor(() => probeRedis(config.redisUrl), 15_000);
-  if (!ready.ok) throw new StackError(`started redis-server but it does not answer at ${host}:${port}: ${ready.error}`);
-  const pid = ready.pid ?? readPidFile(pidFile);
-  if (pid === undefined) throw new StackError('started redis-server but cannot tell its pid');
-  return { started: { startedByUs: true, pid, port, pidFile }, line: `${ready.detail} at ${host}:${port} (started, pid ${pid})` };
+  try {
+    const h = await startRedisServer({ port: own.port, dataDir: own.dataDir, logFile: own.logFile, appendfsync: own.appendfsync });
+    const rel = own.dataDir.startsWith(`${config.root}${path.sep}`) ? path.relative(config.root, own.dataDir) : own.dataDir;
+    return {
+      started: { startedByUs: true, pid: h.pid, port: h.port, pidFile: own.pidFile, dataDir: h.dataDir, logFile: h.logFile, appendfsync: h.appendfsync },
+      line: `${h.detail} at 127.0.0.1:${h.port} pid ${h.pid} (AOF appendfsync ${h.appendfsync}, data ${rel})`,
+    };
+  } catch (err) {
+    if (err instanceof PortInUseError) throw new StackError(`${err.message}: stop what listens there or set MFSIM_REDIS_PORT (or REDIS_URL to use that Redis)`, 2);
+    if (err instanceof RedisServerError) throw new StackError(err.message);
+    throw err;
+  }
 }
 
-export async function stopRedis(record: NonNullable<StackState['redis']>): Promise<string> {
-  const result = await terminateProcess(record.pid, { graceMs: 10_000, expectInCommandLine: 'redis-server' });
-  return `redis-server pid ${record.pid} (started by up): ${result}`;
+/** Stops the redis-server up started (SIGTERM: it fsyncs its AOF first). Only that pid. */
+export async function stopRedis(record: RedisRecord): Promise<string> {
+  const result = await stopRedisServer(record.pid);
+  return `redis-server pid ${record.pid}: ${result === 'exited' ? 'stopped' : result}`;
+}
+
+/** The recorded redis-server pid if it still runs that redis-server (for status). */
+export function ownRedisPid(record: RedisRecord | undefined): number | undefined {
+  return record && isRedisServerProcess(record.pid, record.port) ? record.pid : undefined;
 }

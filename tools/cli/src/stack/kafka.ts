@@ -2,7 +2,7 @@
  * Kafka for the stack (a detached broker JVM that outlives `mfsim stack up`), its topics, and the
  * database migrations: the pieces of `up` that other libraries provide.
  */
-import { ensureKafkaJars, KafkaBrokerHandle, kafkaJarsPresent, kafkaVersion, startKafkaBroker } from '@mfsim/testing';
+import { ensureKafkaJars, KafkaBrokerHandle, kafkaJarsPresent, kafkaVersion, startKafkaBroker } from '@mfsim/stack';
 import { Kafka, logLevel } from 'kafkajs';
 
 import { StackConfig, StackError } from './config';

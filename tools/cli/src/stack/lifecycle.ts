@@ -1,13 +1,14 @@
 /**
  * `mfsim stack up` and `mfsim stack down`.
  *
- * up starts, in this order: Kafka (in the background, it is the slowest), PostgreSQL and Redis
- * (only if they do not answer and are installed here), the mfsim database and its migrations, the
- * topics, then the five services, and waits for every /health. Whatever it started is recorded in
+ * up starts, in this order: Kafka (in the background, it is the slowest), PostgreSQL (only if it
+ * does not answer and is installed here), the stack's own redis-server (unless REDIS_URL or
+ * --redis-url names one), the mfsim database and its migrations, the topics, then the service
+ * processes (one per service, or the replicas asked for), and waits for every /health. Whatever it started is recorded in
  * .mfsim/stack/state.json and the pid files as soon as it starts, so that down (or up's own
  * rollback after a failure) stops exactly that.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import {
@@ -21,18 +22,19 @@ import {
   PortInUseError,
   tailFile,
   terminateProcess,
-} from '@mfsim/testing';
+  waitForHealthy,
+} from '@mfsim/stack';
 
-import { ServiceConfig, StackConfig, StackError } from './config';
+import { SERVICES, ServiceConfig, ServiceName, StackConfig, StackError } from './config';
 import { adminUrl, ensurePostgres, ensureRedis, stopPostgres, stopRedis } from './infra';
 import { applyMigrations, createStackTopics, ensureJars, loadAllTopics, startStackKafka } from './kafka';
-import { startService, waitForHealthy } from './services';
+import { startService } from './services';
 import { readPidFile, readState, removeFile, StackState, writePidFile, writeState } from './state';
 
 export type Say = (line: string) => void;
 
 /** "  kafka         " — component names padded for a readable column. */
-const label = (name: string) => name.padEnd(12);
+const label = (name: string) => name.padEnd(14);
 
 /** The pids in `state` that still run. */
 export function livePids(state: StackState): { name: string; pid: number }[] {
@@ -57,14 +59,37 @@ export function stateForDown(config: StackConfig): StackState | undefined {
     recovered.kafka = { pid: kafkaPid, port: config.kafka.port, controllerPort: config.kafka.controllerPort, logFile: config.kafka.logFile, dataDir: config.kafka.dataDir };
     any = true;
   }
-  for (const s of config.services) {
-    const pid = readPidFile(s.pidFile);
+  if (config.ownRedis) {
+    const pid = readPidFile(config.ownRedis.pidFile);
     if (pid !== undefined) {
-      recovered.services[s.name] = { pid, port: s.port, logFile: s.logFile, mainJs: s.mainJs };
+      recovered.redis = { startedByUs: true, pid, port: config.ownRedis.port, pidFile: config.ownRedis.pidFile };
+      any = true;
+    }
+  }
+  for (const f of servicePidFiles(config)) {
+    const pid = readPidFile(path.join(config.stackDir, f.file));
+    if (pid !== undefined) {
+      const mainJs = path.join(config.root, 'services', f.name, 'dist', 'main.js');
+      recovered.services[f.id] = { pid, port: 0, logFile: path.join(config.stackDir, `${f.id}.log`), mainJs, name: f.name };
       any = true;
     }
   }
   return any ? recovered : undefined;
+}
+
+/** The `<service>.pid` and `<service>-<replica>.pid` files in .mfsim/stack, whatever the replicas are now. */
+function servicePidFiles(config: StackConfig): { file: string; id: string; name: ServiceName }[] {
+  let files: string[];
+  try {
+    files = readdirSync(config.stackDir);
+  } catch {
+    return [];
+  }
+  return files.flatMap((file) => {
+    const m = /^(.+?)(-\d+)?\.pid$/.exec(file);
+    const name = SERVICES.find((s) => s.name === m?.[1])?.name;
+    return m && name ? [{ file, id: `${m[1]}${m[2] ?? ''}`, name }] : [];
+  });
 }
 
 /**
@@ -72,14 +97,12 @@ export function stateForDown(config: StackConfig): StackState | undefined {
  * them; removes the pid files and the state file. Never touches anything else.
  */
 export async function stopRecorded(config: StackConfig, state: StackState, say: Say): Promise<void> {
-  const services = config.services.filter((s) => state.services[s.name]).reverse();
   await Promise.all(
-    services.map(async (s) => {
-      const rec = state.services[s.name]!;
+    Object.entries(state.services).map(async ([id, rec]) => {
       const result = await terminateProcess(rec.pid, { graceMs: 10_000, expectInCommandLine: rec.mainJs });
-      say(`${label(s.name)} pid ${rec.pid}: ${describeStop(result)}`);
-      removeFile(s.pidFile);
-      delete state.services[s.name];
+      say(`${label(id)} pid ${rec.pid}: ${describeStop(result)}`);
+      removeFile(path.join(config.stackDir, `${id}.pid`));
+      delete state.services[id];
       writeState(config, state);
     }),
   );
@@ -93,6 +116,7 @@ export async function stopRecorded(config: StackConfig, state: StackState, say: 
   }
   if (state.redis?.startedByUs) {
     say(`${label('redis')} ${await stopRedis(state.redis)}`);
+    removeFile(state.redis.pidFile);
     delete state.redis;
     writeState(config, state);
   }
@@ -128,8 +152,13 @@ export async function stackDown(config: StackConfig, say: Say): Promise<number> 
 }
 
 export interface UpOptions {
-  /** Start the five services (default true; --no-services starts Kafka, PostgreSQL and Redis only). */
+  /** Start the services (default true; --no-services starts Kafka, PostgreSQL and Redis only). */
   services: boolean;
+  /**
+   * Start only these services (with their replicas); default all five. For tests that need one
+   * service's processes and not the rest.
+   */
+  only?: ServiceName[];
 }
 
 export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): Promise<number> {
@@ -147,18 +176,20 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
     await stopRecorded(config, previous, () => undefined);
   }
 
-  const wanted = opts.services ? config.services : [];
+  const wanted = opts.services ? config.services.filter((s) => !opts.only || opts.only.includes(s.name)) : [];
   const built = wanted.filter((s) => existsSync(s.mainJs));
   const notBuilt = wanted.filter((s) => !existsSync(s.mainJs));
   try {
     await assertPortsFree([
       { port: config.kafka.port, what: 'Kafka' },
       { port: config.kafka.controllerPort, what: 'Kafka controller' },
-      ...built.map((s) => ({ port: s.port, what: `${s.name} HTTP` })),
+      ...(config.ownRedis ? [{ port: config.ownRedis.port, what: 'Redis' }] : []),
+      ...built.map((s) => ({ port: s.port, what: `${s.id} HTTP` })),
     ]);
   } catch (err) {
     if (!(err instanceof PortInUseError)) throw err;
-    const hint = err.what === 'Kafka' ? 'MFSIM_KAFKA_PORT' : err.what === 'Kafka controller' ? 'MFSIM_KAFKA_CONTROLLER_PORT' : undefined;
+    const hints: Record<string, string> = { Kafka: 'MFSIM_KAFKA_PORT', 'Kafka controller': 'MFSIM_KAFKA_CONTROLLER_PORT', Redis: 'MFSIM_REDIS_PORT' };
+    const hint = hints[err.what] ?? 'MFSIM_HTTP_PORT_BASE';
     throw new StackError(`${err.message}: stop what listens there${hint ? ` or set ${hint}` : ''} (is another stack up? \`mfsim stack status\`)`, 2);
   }
   ensureJars(say);
@@ -191,6 +222,7 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
     const redis = await ensureRedis(config);
     if (redis.started) {
       state.redis = redis.started;
+      writePidFile(redis.started.pidFile, redis.started.pid);
       writeState(config, state);
     }
     ready('redis', redis.line);
@@ -210,13 +242,13 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
       say(`${label('topics')} skipped: @mfsim/contracts has no ALL_TOPICS yet`);
     }
 
-    for (const s of notBuilt) say(`${label(s.name)} NOT STARTED: ${path.relative(config.root, s.mainJs)} is missing (run npm run build)`);
+    for (const s of notBuilt) say(`${label(s.id)} NOT STARTED: ${path.relative(config.root, s.mainJs)} is missing (run npm run build)`);
     if (abort.signal.aborted) throw new StackError('interrupted');
     await startServices(config, state, built, abort.signal, since, say);
 
     say(
-      `stack up in ${since()}: Kafka 127.0.0.1:${config.kafka.port}, PostgreSQL, Redis, ` +
-        `${built.length} of ${wanted.length} service(s)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}. ` +
+      `stack up in ${since()}: Kafka 127.0.0.1:${config.kafka.port}, PostgreSQL, Redis ${config.redisUrl}, ` +
+        `${built.length} of ${wanted.length} service process(es)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}. ` +
         '`mfsim stack status` / `mfsim stack down`',
     );
     return 0;
@@ -237,23 +269,23 @@ async function startServices(config: StackConfig, state: StackState, services: S
   const startedAt = Date.now();
   for (const s of services) {
     const pid = startService(config, s);
-    state.services[s.name] = { pid, port: s.port, logFile: s.logFile, mainJs: s.mainJs };
+    state.services[s.id] = { pid, port: s.port, logFile: s.logFile, mainJs: s.mainJs, name: s.name, replica: s.replica };
     writePidFile(s.pidFile, pid);
-    say(`${label(s.name)} started pid ${pid}, waiting for http://127.0.0.1:${s.port}/health`);
+    say(`${label(s.id)} started pid ${pid}, waiting for http://127.0.0.1:${s.port}/health`);
   }
   writeState(config, state);
   const deadline = Date.now() + config.timeoutMs;
   const outcomes = await Promise.all(
     services.map(async (s) => {
       const outcome = await waitForHealthy({
-        pid: state.services[s.name]!.pid,
+        pid: state.services[s.id]!.pid,
         port: s.port,
         deadline,
         startedAt,
         signal,
-        onWaiting: (last) => say(`${label(s.name)} still waiting after ${since(startedAt)} (health: ${last})`),
+        onWaiting: (last) => say(`${label(s.id)} still waiting after ${since(startedAt)} (health: ${last})`),
       });
-      if (outcome.ok) say(`${label(s.name)} ready in ${since()}  http://127.0.0.1:${s.port}/health 200`);
+      if (outcome.ok) say(`${label(s.id)} ready in ${since()}  http://127.0.0.1:${s.port}/health 200`);
       return { s, outcome };
     }),
   );
@@ -261,10 +293,10 @@ async function startServices(config: StackConfig, state: StackState, services: S
   if (failed.length === 0) return;
   for (const { s, outcome } of failed) {
     const reason = outcome.ok ? '' : outcome.reason;
-    say(`${label(s.name)} FAILED: ${reason}. Last lines of ${path.relative(config.root, s.logFile)}:`);
+    say(`${label(s.id)} FAILED: ${reason}. Last lines of ${path.relative(config.root, s.logFile)}:`);
     for (const line of stripAnsi(tailFile(s.logFile, 25)).split('\n')) say(`  | ${line}`);
   }
-  throw new StackError(`${failed.map((f) => f.s.name).join(', ')} did not become healthy`);
+  throw new StackError(`${failed.map((f) => f.s.id).join(', ')} did not become healthy`);
 }
 
 /** Log lines without terminal colour codes. */

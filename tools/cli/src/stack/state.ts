@@ -13,6 +13,25 @@ export interface ProcessRecord {
   logFile: string;
 }
 
+/** A service process `up` started. */
+export interface ServiceRecord extends ProcessRecord {
+  mainJs: string;
+  /** The service (absent in a state written before replicas existed: then the key is the name). */
+  name?: ServiceName;
+  replica?: number;
+}
+
+/** The redis-server `up` started: its own AOF Redis (or, in an older state, the machine's). */
+export interface RedisRecord {
+  startedByUs: true;
+  pid: number;
+  port: number;
+  pidFile: string;
+  dataDir?: string;
+  logFile?: string;
+  appendfsync?: string;
+}
+
 export interface StackState {
   startedAt: string;
   /** The URLs `up` used, so that status and down look where up looked. */
@@ -21,9 +40,10 @@ export interface StackState {
   kafka?: ProcessRecord & { controllerPort: number; dataDir: string };
   /** Set only when `up` started PostgreSQL itself (then `down` stops it). */
   postgres?: { startedByUs: true; version: string; cluster: string };
-  /** Set only when `up` started Redis itself (then `down` stops it). */
-  redis?: { startedByUs: true; pid: number; port: number; pidFile: string };
-  services: Partial<Record<ServiceName, ProcessRecord & { mainJs: string }>>;
+  /** Set when `up` started a redis-server (then `down` stops it). */
+  redis?: RedisRecord;
+  /** Keyed by process id: `<service>` or `<service>-<replica>`. */
+  services: Record<string, ServiceRecord>;
 }
 
 export function readState(config: StackConfig): StackState | undefined {

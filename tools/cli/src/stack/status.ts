@@ -1,13 +1,16 @@
-/** `mfsim stack status`: one row per component, with what answers on its port right now. */
+/**
+ * `mfsim stack status`: one row per component (each service replica its own row), with what answers
+ * on its port right now.
+ */
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 
-import { isProcessAlive, probeKafka, probePostgres, probeRedis } from '@mfsim/testing';
+import { checkHealth, isProcessAlive, probeKafka, probePostgres, probeRedis } from '@mfsim/stack';
 
-import { hostPort, isLocalHost, StackConfig } from './config';
-import { adminUrl, localPostgresPid } from './infra';
+import { hostPort, isLocalHost, SERVICES, ServiceConfig, StackConfig } from './config';
+import { adminUrl, localPostgresPid, ownRedisPid } from './infra';
 import { kafkaPid } from './lifecycle';
-import { checkHealth } from './services';
-import { readPidFile, readState } from './state';
+import { readPidFile, readState, StackState } from './state';
 
 export interface StatusRow {
   component: string;
@@ -59,23 +62,27 @@ export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
   });
 
   const r = await probeRedis(config.redisUrl, 2_000);
+  const ownPid = ownRedisPid(state?.redis);
+  const own = state ? state.redis?.startedByUs === true && state.redis.dataDir !== undefined : config.ownRedis !== undefined;
+  const how = ownPid !== undefined ? `, mfsim stack's own: AOF appendfsync ${state?.redis?.appendfsync ?? '?'}` : own ? '' : ', external (REDIS_URL)';
   rows.push({
     component: 'redis',
-    pid: r.pid ? String(r.pid) : '-',
+    pid: ownPid !== undefined ? String(ownPid) : r.pid ? String(r.pid) : '-',
     port: String(hostPort(config.redisUrl, 6379).port),
-    health: r.ok ? `ok (${r.detail})${state?.redis ? ', started by mfsim stack' : ''}` : `down: ${r.error}`,
+    health: r.ok ? `ok (${r.detail})${how}` : own && ownPid === undefined ? 'not running' : `down: ${r.error}`,
     expected: true,
     healthy: r.ok,
   });
 
+  const services = statusServices(config, state);
   await Promise.all(
-    config.services.map(async (s, i) => {
-      const pid = state?.services[s.name]?.pid ?? readPidFile(s.pidFile);
+    services.map(async (s, i) => {
+      const pid = state?.services[s.id]?.pid ?? readPidFile(s.pidFile);
       const alive = pid !== undefined && isProcessAlive(pid);
       const built = existsSync(s.mainJs);
       const h = await checkHealth(s.port, 2_000);
       rows[3 + i] = {
-        component: s.name,
+        component: s.id,
         pid: alive ? String(pid) : '-',
         port: String(s.port),
         health: h.status !== undefined ? h.summary : !built ? 'not built' : alive ? h.summary : 'not running',
@@ -85,6 +92,22 @@ export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
     }),
   );
   return rows;
+}
+
+/**
+ * The service processes to list: what `up` recorded (its replicas, whatever the environment says
+ * now), else what the configuration would start.
+ */
+function statusServices(config: StackConfig, state: StackState | undefined): ServiceConfig[] {
+  const recorded = Object.entries(state?.services ?? {});
+  if (recorded.length === 0) return config.services;
+  const order = (name: string | undefined) => SERVICES.findIndex((s) => s.name === name);
+  return recorded
+    .map(([id, rec]) => {
+      const name = rec.name ?? SERVICES.find((s) => s.name === id)?.name ?? SERVICES[0].name;
+      return { name, replica: rec.replica ?? 1, id, port: rec.port, mainJs: rec.mainJs, logFile: rec.logFile, pidFile: path.join(config.stackDir, `${id}.pid`) };
+    })
+    .sort((a, b) => order(a.name) - order(b.name) || a.replica - b.replica);
 }
 
 /** Prints the table; exit code 0 when every expected component is healthy, else 1. */

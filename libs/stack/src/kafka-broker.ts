@@ -14,7 +14,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { assertPortsFree, canConnect, findFreePorts, isProcessAlive, processCommandLine, sleep, tailFile, terminateProcess } from './processes';
 
-/** The repository root (this file runs from libs/testing/dist). */
+/** The repository root (this file runs from libs/stack/dist). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /** deploy/kafka: pom.xml, VERSION, fetch.sh, log4j2.properties. */
 export const KAFKA_DEPLOY_DIR = path.join(REPO_ROOT, 'deploy', 'kafka');
@@ -173,7 +173,7 @@ export const SINGLE_NODE_BROKER_SETTINGS: Readonly<Record<string, string>> = {
 
 function serverProperties(p: { port: number; controllerPort: number; logDirs: string }): string {
   return [
-    '# Written by libs/testing/src/kafka-broker.ts: single-node KRaft, broker+controller.',
+    '# Written by libs/stack/src/kafka-broker.ts: single-node KRaft, broker+controller.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${p.controllerPort}`,
@@ -200,7 +200,7 @@ function prepareDataDir(dataDir: string): void {
   }
   mkdirSync(path.join(dataDir, 'data'), { recursive: true });
   mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
-  writeFileSync(path.join(dataDir, DATA_DIR_MARKER), 'made by libs/testing/src/kafka-broker.ts; wiped on the next start\n');
+  writeFileSync(path.join(dataDir, DATA_DIR_MARKER), 'made by libs/stack/src/kafka-broker.ts; wiped on the next start\n');
 }
 
 /** Starts a broker and waits until it answers. See StartKafkaBrokerOptions. */
