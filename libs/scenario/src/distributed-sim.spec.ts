@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { runScenarioDistributed } from './distributed';
-import { outcomeToJson } from './outcome';
+import { comparableRun, runScenarioDistributed } from './distributed';
 import { parseScenario } from './parse-scenario';
-import { renderTrace } from './render';
-import { runScenario, type ScenarioRun } from './run-scenario';
+import { runScenario } from './run-scenario';
 import { SimCluster } from './sim-cluster';
 
 const REPO = resolve(__dirname, '../../..');
@@ -28,17 +26,6 @@ function yamlFiles(dir: string): string[] {
   return out;
 }
 
-function comparable(run: ScenarioRun): unknown {
-  const { incidents, ...rest } = outcomeToJson(run.outcome) as Record<string, unknown>;
-  void incidents;
-  const opts = { color: false, verbose: true };
-  return {
-    outcome: rest,
-    setup: run.setupTraces.map((t) => renderTrace(t, opts)),
-    injections: run.injections.map((i) => (i.trace ? renderTrace(i.trace, opts) : null)),
-  };
-}
-
 describe('distributed mode (in-process cluster, replay on every reply) agrees with embedded mode', () => {
   const files = yamlFiles(join(REPO, 'scenarios'));
   it('finds the scenario folders', () => assert.ok(files.length >= 100, `only ${files.length} files`));
@@ -50,7 +37,7 @@ describe('distributed mode (in-process cluster, replay on every reply) agrees wi
       // Small scenarios also decode every host's state from its entities on every message.
       const freshState = !/pmd|walk-all|xfs-55/.test(file);
       const distributed = await runScenarioDistributed(parsed.scenario, new SimCluster({ freshState }));
-      assert.deepEqual(comparable(distributed), comparable(embedded));
+      assert.deepEqual(comparableRun(distributed), comparableRun(embedded));
       assert.equal(distributed.pass, embedded.pass);
     });
   }

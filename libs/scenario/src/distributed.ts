@@ -14,7 +14,8 @@ import {
   type TraceNode,
 } from '@mfsim/kernel-model';
 import { compareOutcome } from './compare';
-import { collectOutcome, type Incident, type InjectionRc } from './outcome';
+import { collectOutcome, outcomeToJson, type Incident, type InjectionRc } from './outcome';
+import { renderTrace } from './render';
 import { memoryFailurePfns, randomRunIds, type InjectionRun, type RunIds, type ScenarioRun } from './run-scenario';
 import type { InjectionSpec, Scenario } from './scenario.types';
 import { planBoot, type BootPlan, type MountOutcome } from './topology';
@@ -84,6 +85,21 @@ export function traceFromRecords(rootId: string, records: ReadonlyMap<string, Ca
     return { kind: 'call', op: rec.op, args: rec.args, result: rec.status === 'done' ? rec.result : undefined, children };
   };
   return build(rootId);
+}
+
+/**
+ * What must be identical between two runs of one scenario in any two modes: the outcome (the
+ * incident ids aside) and every call tree, set-up included, as the CLI prints it.
+ */
+export function comparableRun(run: ScenarioRun): unknown {
+  const { incidents, ...outcome } = outcomeToJson(run.outcome) as Record<string, unknown>;
+  void incidents;
+  const opts = { color: false, verbose: true };
+  return {
+    outcome,
+    setup: run.setupTraces.map((t) => renderTrace(t, opts)),
+    injections: run.injections.map((i) => (i.trace ? renderTrace(i.trace, opts) : null)),
+  };
 }
 
 export interface DistributedRunOptions {

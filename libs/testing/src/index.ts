@@ -22,3 +22,4 @@ export {
   waitFor,
   withDatabase,
 } from '@mfsim/stack';
+export * from './test-stack';

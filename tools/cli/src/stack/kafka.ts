@@ -7,6 +7,9 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { StackConfig, StackError } from './config';
 
+/** Partitions per topic, as the services create them (@mfsim/messaging TOPIC_PARTITIONS): replicas share them. */
+const TOPIC_PARTITIONS = 4;
+
 /** Fetches the broker jars with Maven when they are missing. */
 export function ensureJars(say: (line: string) => void): void {
   if (kafkaJarsPresent()) return;
@@ -50,7 +53,7 @@ export function loadAllTopics(): { name: string; numPartitions: number }[] | und
   }
   if (!Array.isArray(contracts.ALL_TOPICS)) return undefined;
   return contracts.ALL_TOPICS.map((t) =>
-    typeof t === 'string' ? { name: t, numPartitions: 1 } : { name: String(t.name ?? t.topic), numPartitions: t.numPartitions ?? t.partitions ?? 1 },
+    typeof t === 'string' ? { name: t, numPartitions: TOPIC_PARTITIONS } : { name: String(t.name ?? t.topic), numPartitions: t.numPartitions ?? t.partitions ?? TOPIC_PARTITIONS },
   );
 }
 
