@@ -160,15 +160,17 @@ export class PgHopStore implements HopStore {
   private async read(c: PoolClient, run: string, op: string, args: unknown): Promise<unknown> {
     if (op !== 'xfs.rmapQueryRange') throw new Error(`${this.subsys}: no read ${op}`);
     const a = args as { fs: string; agno: bigint; low: bigint; high: bigint };
-    const rows = await c.query<{ startblock: string; blockcount: string; owner: string; file_offset: string; flags: number }>(
-      `SELECT startblock::text, blockcount::text, owner::text, file_offset::text, flags
-         FROM xfs_rmap
-        WHERE run_id = $1 AND fs = $2 AND agno = $3 AND blocks && int8range($4::bigint, $5::bigint, '[]')
-        ORDER BY startblock, owner, file_offset, flags`,
+    // Key order of the rmapbt: startblock, owner (unsigned), offset; on the columns, not on
+    // the text the rows are returned as.
+    const rows = await c.query<{ sb: string; bc: string; ow: string; fo: string; flags: number }>(
+      `SELECT r.startblock::text AS sb, r.blockcount::text AS bc, r.owner::text AS ow, r.file_offset::text AS fo, r.flags
+         FROM xfs_rmap r
+        WHERE r.run_id = $1 AND r.fs = $2 AND r.agno = $3 AND r.blocks && int8range($4::bigint, $5::bigint, '[]')
+        ORDER BY r.startblock, r.owner, r.file_offset, r.flags`,
       [run, a.fs, a.agno.toString(), a.low.toString(), a.high.toString()],
     );
     return rows.rows.map(
-      (r): XfsRmapIrec => ({ startblock: BigInt(r.startblock), blockcount: BigInt(r.blockcount), owner: BigInt(r.owner), offset: BigInt(r.file_offset), flags: r.flags }),
+      (r): XfsRmapIrec => ({ startblock: BigInt(r.sb), blockcount: BigInt(r.bc), owner: BigInt(r.ow), offset: BigInt(r.fo), flags: r.flags }),
     );
   }
 
