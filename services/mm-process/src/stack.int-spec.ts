@@ -108,7 +108,7 @@ describe('stack of five services', { timeout: 300_000 }, () => {
     await replyConsumer.connect();
     await replyConsumer.subscribe({ topic: topicName(stack.topicPrefix, 'user.reply.v1'), fromBeginning: true });
     await replyConsumer.run({ eachMessage: async ({ message }) => void replies.push(message) });
-    const good = { ...envelopeFor('mm.call.v1', 1), id: '0f8e1c52-7d3b-4a10-8c55-1e2f3a4b5c02' } as { data: Record<string, unknown> };
+    const good = { ...envelopeFor('mm.call.v1', 1), id: '0f8e1c52-7d3b-4a10-8c55-1e2f3a4b5c02' } as unknown as { data: Record<string, unknown> };
     good.data = { ...good.data, run: 'good' };
     await producer?.send({ topic: topicName(stack.topicPrefix, 'mm.call.v1'), messages: [{ key: 'k', value: JSON.stringify(good) }] });
     const reply = await waitFor('the reply to the good call', () => replies[0], 30_000);
