@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { DynamicModule, INestApplication, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
-import { loadServiceEnvOrExit, ServiceEnv } from './env';
+import { DEFAULT_HTTP_HOST, loadServiceEnvOrExit, ServiceEnv } from './env';
 import { HealthController } from './health.controller';
 import { InfrastructureModule } from './infrastructure.module';
 import { ServiceIdentity } from './service';
@@ -26,16 +26,28 @@ export class ServiceAppModule {
 }
 
 /**
+ * kafkajs 2.2.4 schedules a negative timeout on Node >= 23; Node's TimeoutNegativeWarning about
+ * it says nothing to an operator, so only that warning is dropped from the log (as the CLI does).
+ */
+export function dropKafkajsTimeoutWarning(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  });
+}
+
+/**
  * A service's whole `main`: reads the env (one line and exit 1 when a setting is bad), creates the
- * Nest app with shutdown hooks and listens on HTTP_PORT. Any failure to start prints
+ * Nest app with shutdown hooks and listens on HTTP_HOST:HTTP_PORT (127.0.0.1 unless configured). Any failure to start prints
  * `<service>: failed to start: <reason>` and exits 1, so the returned promise never rejects.
  */
 export async function bootstrapService(options: ServiceBootstrapOptions): Promise<INestApplication> {
   try {
+    dropKafkajsTimeoutWarning();
     const env = loadServiceEnvOrExit(options);
     const app = await NestFactory.create(ServiceAppModule.forRoot(env, options));
     app.enableShutdownHooks();
-    await app.listen(env.HTTP_PORT);
+    await app.listen(env.HTTP_PORT, env.HTTP_HOST ?? DEFAULT_HTTP_HOST);
     return app;
   } catch (error: unknown) {
     console.error(`${options.service}: failed to start: ${error instanceof Error ? error.message : String(error)}`);

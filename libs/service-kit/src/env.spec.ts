@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parseServiceEnv } from './env';
+import { DEFAULT_HTTP_HOST, parseServiceEnv } from './env';
 
 const identity = { service: 'xfs-fs', defaultHttpPort: 7104 };
 
@@ -50,6 +50,25 @@ describe('parseServiceEnv', () => {
       message:
         'xfs-fs: invalid configuration: REDIS_URL: expected a redis:// URL; ' +
         'MFSIM_TOPIC_PREFIX: Kafka names allow only letters, digits, ".", "_" and "-"',
+    });
+  });
+});
+
+describe('HTTP_HOST', () => {
+  it('is unset by default, so a service listens on DEFAULT_HTTP_HOST (127.0.0.1), not on every interface', () => {
+    const result = parseServiceEnv(identity, {});
+    assert.ok(result.success);
+    assert.equal(result.env.HTTP_HOST, undefined);
+    assert.equal(DEFAULT_HTTP_HOST, '127.0.0.1');
+  });
+
+  it('reads the address compose gives, and refuses one with whitespace', () => {
+    const result = parseServiceEnv(identity, { HTTP_HOST: '0.0.0.0' });
+    assert.ok(result.success);
+    assert.equal(result.env.HTTP_HOST, '0.0.0.0');
+    assert.deepEqual(parseServiceEnv(identity, { HTTP_HOST: 'a b' }), {
+      success: false,
+      message: 'xfs-fs: invalid configuration: HTTP_HOST: expected a host name or an IP address',
     });
   });
 });

@@ -23,8 +23,13 @@ export function serviceEnvSchema(defaultHttpPort: number) {
       .default(''),
     MFSIM_REDIS_PREFIX: z.string().max(100).default('mfsim:'),
     HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(defaultHttpPort),
+    /** The address the HTTP port listens on; unset means DEFAULT_HTTP_HOST (compose sets 0.0.0.0). */
+    HTTP_HOST: z.string().regex(/^[^\s/]+$/, 'expected a host name or an IP address').optional(),
   });
 }
+
+/** Services listen on the loopback interface only, unless HTTP_HOST says otherwise. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
 
 export type ServiceEnv = z.infer<ReturnType<typeof serviceEnvSchema>>;
 
