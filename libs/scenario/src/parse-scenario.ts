@@ -72,7 +72,7 @@ export const ERRNO_NAMES: readonly ErrnoName[] = [
 /** Errno spellings a file may use for another name: XFS calls EUCLEAN EFSCORRUPTED. */
 export const ERRNO_ALIASES: Readonly<Record<string, ErrnoName>> = { EFSCORRUPTED: 'EUCLEAN' };
 
-const SPECIAL_OWNERS: readonly SpecialOwner[] = [
+export const SPECIAL_OWNERS: readonly SpecialOwner[] = [
   'OWN_NULL',
   'OWN_UNKNOWN',
   'OWN_FS',
@@ -83,9 +83,9 @@ const SPECIAL_OWNERS: readonly SpecialOwner[] = [
   'OWN_REFC',
   'OWN_COW',
 ];
-const SIGNAL_NAMES: readonly SignalName[] = ['SIGBUS', 'SIGKILL'];
-const SI_CODES: readonly SiCodeName[] = ['BUS_MCEERR_AR', 'BUS_MCEERR_AO', 'BUS_ADRERR', 'SI_KERNEL'];
-const SHUTDOWN_NAMES: readonly ShutdownName[] = [
+export const SIGNAL_NAMES: readonly SignalName[] = ['SIGBUS', 'SIGKILL'];
+export const SI_CODES: readonly SiCodeName[] = ['BUS_MCEERR_AR', 'BUS_MCEERR_AO', 'BUS_ADRERR', 'SI_KERNEL'];
+export const SHUTDOWN_NAMES: readonly ShutdownName[] = [
   'none',
   'SHUTDOWN_META_IO_ERROR',
   'SHUTDOWN_LOG_IO_ERROR',
@@ -94,10 +94,10 @@ const SHUTDOWN_NAMES: readonly ShutdownName[] = [
   'SHUTDOWN_CORRUPT_ONDISK',
   'SHUTDOWN_DEVICE_REMOVED',
 ];
-const MF_RESULTS: readonly MfResultName[] = ['Ignored', 'Failed', 'Delayed', 'Recovered'];
+export const MF_RESULTS: readonly MfResultName[] = ['Ignored', 'Failed', 'Delayed', 'Recovered'];
 /** si_addr_lsb of a BUS_MCEERR_* signal: PAGE_SHIFT, PMD_SHIFT or PUD_SHIFT. */
-const SIGNAL_LSBS: readonly number[] = [12, 21, 30];
-const INJECTION_KINDS = ['madvise', 'corruptPfn', 'mce', 'background', 'unbind', 'access'] as const;
+export const SIGNAL_LSBS: readonly number[] = [12, 21, 30];
+export const INJECTION_KINDS = ['madvise', 'corruptPfn', 'mce', 'background', 'unbind', 'access'] as const;
 type InjectionKind = (typeof INJECTION_KINDS)[number];
 
 /** PID_MAX_LIMIT on 64-bit kernels. */
@@ -1862,6 +1862,14 @@ function readSysctl(r: Reader, top: Fields): Scenario['sysctl'] {
     memoryFailureEarlyKill: flag('memoryFailureEarlyKill', 0),
     memoryFailureRecovery: flag('memoryFailureRecovery', 1),
   };
+}
+
+/**
+ * The YAML of a scenario file as plain JSON-like data (objects, arrays, numbers, strings), for
+ * checking it against the JSON Schema; parseScenario is the reader that decides what a file means.
+ */
+export function scenarioYamlToPlain(text: string): unknown {
+  return parseDocument(text, { merge: true, resolveKnownTags: false }).toJS({ maxAliasCount: 1000 });
 }
 
 /**

@@ -34,10 +34,12 @@ Examples: scenarios/examples/, scenarios/spec/, scenarios/xfstests/.`,
   scenario: `usage:
   mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
   mfsim scenario check FILE|DIR...
+  mfsim scenario schema
 
 subcommands:
   run     validate, run in the embedded kernel model and compare with expect (mfsim scenario run --help)
   check   validate only (mfsim scenario check --help)
+  schema  print the JSON Schema of the format (mfsim scenario schema --help)
 
 A DIR stands for the .yaml/.yml files directly in it, in name order; a DIR without any is an
 error. Anything that is neither a regular file nor a directory (a FIFO, a device) is refused.
@@ -81,6 +83,21 @@ files in a DIR, or an invalid file.
 
 example:
   mfsim scenario check scenarios/spec scenarios/invalid/missing-name.yaml`,
+
+  'scenario schema': `usage: mfsim scenario schema
+
+Prints the JSON Schema (draft-07) of the scenario format: the keys, which are required, their
+types and spellings. docs/scenario.schema.json is this output; a YAML language server uses it to
+complete and check scenario files. Checks between fields (overlaps, capacities, references,
+limits) are made by \`mfsim scenario check\` only.
+
+options:
+  -h, --help   this text
+
+exit status: 0, or 2 when given arguments.
+
+example:
+  mfsim scenario schema > docs/scenario.schema.json`,
 
   stack: `usage:
   mfsim stack up [--no-services] [--timeout SECONDS]

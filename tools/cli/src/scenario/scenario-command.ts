@@ -6,11 +6,13 @@
  */
 import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { scenarioJsonSchemaText } from './scenario-schema';
 import { outcomeToJson, parseScenario, renderRun, runScenario, type Scenario, type ScenarioIssue } from '@mfsim/scenario';
 
 const USAGE = `usage:
   mfsim scenario run [--mode embedded|distributed] [--json] [--verbose] FILE|DIR...
   mfsim scenario check FILE|DIR...
+  mfsim scenario schema
   (mfsim scenario run --help, mfsim scenario check --help)`;
 
 interface RunOptions {
@@ -206,6 +208,14 @@ export async function runScenarioCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'run') return runCommand(rest);
   if (sub === 'check') return checkCommand(rest);
+  if (sub === 'schema') {
+    if (rest.length > 0) {
+      process.stderr.write(`mfsim scenario schema: takes no arguments, got ${rest.join(' ')}\n`);
+      return 2;
+    }
+    process.stdout.write(scenarioJsonSchemaText());
+    return 0;
+  }
   process.stderr.write(`${sub === undefined ? '' : `mfsim scenario: unknown subcommand ${sub}\n`}${USAGE}\n`);
   return 2;
 }
