@@ -3,7 +3,7 @@
 // Three layers:
 //   1. @eslint/js + typescript-eslint "recommended" (no type information, so it stays fast).
 //   2. @nx/enforce-module-boundaries: which project may import which, by the Nx tags in each
-//      project.json (docs: ../shared/STYLE.md "Recommended layout", depConstraints).
+//      project.json (docs/conventions.md; depConstraints below).
 //   3. no-restricted-imports for Node built-ins in the pure libs. Nx cannot do this part: its rule
 //      ignores imports that resolve to neither a project nor an npm package, and `node:fs` is neither.
 //

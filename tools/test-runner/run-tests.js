@@ -169,6 +169,9 @@ function runNodeTest(label, files, extraArgs, env) {
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     currentChild = child;
     const counts = {};
+    // Top-level `not ok` lines: a file or suite that failed outside any test (a describe callback
+    // that threw, a file that would not load) is one of these, but counts in no `# fail`.
+    let failedTopLevel = 0;
     let mark = null;
     const echo = (stream, out) =>
       readline.createInterface({ input: stream }).on('line', (line) => {
@@ -177,6 +180,7 @@ function runNodeTest(label, files, extraArgs, env) {
         if (m && SUMMARY_KEYS.includes(m[1])) counts[m[1]] = Number(m[2]);
         // A top-level test (a file's suite or test) finished: after its TAP diagnostics block,
         // print a progress mark with the elapsed time.
+        if (/^not ok \d+ - /.test(line)) failedTopLevel++;
         if (/^(not )?ok \d+ - /.test(line)) {
           mark = `${label}: ${line.startsWith('not') ? 'FAILED' : 'passed'} ${line.replace(/^(not )?ok \d+ - /, '')}`;
         } else if (mark !== null && line === '  ...') {
@@ -188,9 +192,22 @@ function runNodeTest(label, files, extraArgs, env) {
     echo(child.stderr, process.stderr);
     child.on('close', (code, signal) => {
       currentChild = null;
-      resolve({ code: code ?? (signal ? 1 : 0), counts });
+      resolve({ code: code ?? (signal ? 1 : 0), counts: reconcileCounts(counts, failedTopLevel, code ?? (signal ? 1 : 0)) });
     });
   });
+}
+
+/**
+ * Makes the counts agree with the exit code: `# fail` counts only failed tests, so a failed file or
+ * suite (top-level `not ok`) with no failed test in it is counted too, and a run that exits non-zero
+ * with nothing counted as failed (a crash) counts one failure.
+ */
+function reconcileCounts(counts, failedTopLevel, code) {
+  const c = { ...counts };
+  const failed = (c.fail ?? 0) + (c.cancelled ?? 0);
+  if (failedTopLevel > failed) c.fail = (c.fail ?? 0) + (failedTopLevel - failed);
+  if (code !== 0 && (c.fail ?? 0) + (c.cancelled ?? 0) === 0) c.fail = 1;
+  return c;
 }
 
 // ---- Main --------------------------------------------------------------------------------------
@@ -266,7 +283,7 @@ async function main() {
     if (r.code !== 0 || (c.fail ?? 0) > 0 || (c.cancelled ?? 0) > 0) failed = true;
   }
   if (interrupted) failed = true;
-  if (failed && total.fail === 0) total.fail = 1; // a child crashed without reporting a failure
+  if (failed && total.fail === 0) total.fail = 1; // interrupted: nothing else counted a failure
   process.stdout.write(`tests: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped\n`);
   return failed ? 1 : 0;
 }

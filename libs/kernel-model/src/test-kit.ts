@@ -15,7 +15,7 @@ import { xfsRmapCompare, XFS_RMAP_OWN, type XfsRmapIrec, type XfsRmapOwnerName }
 import { createXfsState, type XfsInode, type XfsMount } from './xfs/xfs';
 
 export const GiB = 1n << 30n;
-/** The shared example layout (../shared/spec/scenarios/_base-note.md). */
+/** The shared example layout (scenarios/examples/README.md). */
 export const PHYS = 0x1_0000_0000n;
 export const DATA_OFFSET = 0x1020_0000n;
 /** fs block b of an XFS directly on pmem0 lives at pfn FIRST_DATA_PFN + b. */

@@ -4,20 +4,14 @@
  * for what `expect` lists. A field left out of an expected signal (addr, lsb) is not compared.
  */
 import { hex } from '@mfsim/kernel-model';
-import type { Outcome, OutcomeSignal } from './outcome';
+import { getEntry, type Outcome, type OutcomeSignal } from './outcome';
+import { matchSignals } from './signal-matching';
 import type { ExpectSpec, ExpectedSignal } from './scenario.types';
 
 export interface Mismatch {
   path: string;
   expected: unknown;
   actual: unknown;
-}
-
-function signalMatches(e: ExpectedSignal, a: OutcomeSignal): boolean {
-  if (e.pid !== a.pid || e.signo !== a.signo || e.code !== a.code) return false;
-  if (e.addr !== undefined && e.addr !== a.addr) return false;
-  if (e.lsb !== undefined && e.lsb !== a.lsb) return false;
-  return true;
 }
 
 export function signalToJson(s: { pid: number; signo: string; code: string; addr?: bigint | null; lsb?: number | null }): Record<string, unknown> {
@@ -31,33 +25,20 @@ export function signalToJson(s: { pid: number; signo: string; code: string; addr
 }
 
 /**
- * Multiset comparison with wildcards (an omitted addr or lsb): a maximum bipartite matching
- * between expected and sent signals (Kuhn's augmenting paths), so the order the file lists
- * its expectations in can never make a valid matching look like a mismatch.
+ * Multiset comparison with wildcards (an omitted addr or lsb): a maximum matching between
+ * expected and sent signals, so the order the file lists its expectations in can never make a
+ * valid matching look like a mismatch. Signals only match within one (pid, signo, code); there,
+ * identical expectations and identical signals are merged into kinds with a count, and the
+ * matching is a maximum flow over the kinds (signal-matching.ts): polynomial and iterative,
+ * whatever the number of signals.
  */
 function compareSignals(expected: ExpectedSignal[], actual: OutcomeSignal[], out: Mismatch[]): void {
-  const matchOfActual = new Array<number>(actual.length).fill(-1);
-  const tryAssign = (e: number, seen: boolean[]): boolean => {
-    for (let a = 0; a < actual.length; a++) {
-      if (seen[a] || !signalMatches(expected[e] as ExpectedSignal, actual[a] as OutcomeSignal)) continue;
-      seen[a] = true;
-      const holder = matchOfActual[a] as number;
-      if (holder < 0 || tryAssign(holder, seen)) {
-        matchOfActual[a] = e;
-        return true;
-      }
-    }
-    return false;
-  };
-  const matched = new Set<number>();
-  expected.forEach((_e, i) => {
-    if (tryAssign(i, new Array<boolean>(actual.length).fill(false))) matched.add(i);
-  });
+  const { matchedExpected, matchedActual } = matchSignals(expected, actual);
   expected.forEach((e, i) => {
-    if (!matched.has(i)) out.push({ path: `signals[${i}]`, expected: signalToJson(e), actual: null });
+    if (!matchedExpected[i]) out.push({ path: `signals[${i}]`, expected: signalToJson(e), actual: null });
   });
   actual.forEach((a, j) => {
-    if (matchOfActual[j] === -1) out.push({ path: 'signals', expected: null, actual: signalToJson(a) });
+    if (!matchedActual[j]) out.push({ path: 'signals', expected: null, actual: signalToJson(a) });
   });
 }
 
@@ -65,7 +46,7 @@ export function compareOutcome(expect: ExpectSpec | undefined, o: Outcome): Mism
   const out: Mismatch[] = [];
   if (!expect) return out;
   for (const [id, e] of Object.entries(expect.injections ?? {})) {
-    const actual = o.injections[id]?.rc ?? null;
+    const actual = getEntry(o.injections, id)?.rc ?? null;
     if (actual !== e.rc) out.push({ path: `injections.${id}.rc`, expected: e.rc, actual });
   }
   if (expect.signals) compareSignals(expect.signals, o.signals, out);
@@ -80,31 +61,39 @@ export function compareOutcome(expect: ExpectSpec | undefined, o: Outcome): Mism
     }
   }
   for (const [name, e] of Object.entries(expect.filesystems ?? {})) {
-    const a = o.filesystems[name];
+    const a = getEntry(o.filesystems, name);
     for (const [key, value] of Object.entries(e)) {
       const actual = a ? (a as Record<string, unknown>)[key] : undefined;
       if (actual !== value) out.push({ path: `filesystems.${name}.${key}`, expected: value, actual: actual ?? null });
     }
   }
   for (const [name, e] of Object.entries(expect.devices ?? {})) {
-    const a = o.devices[name];
+    const a = getEntry(o.devices, name);
     for (const [key, value] of Object.entries(e)) {
       const actual = a ? (a as Record<string, unknown>)[key] : undefined;
       if (actual !== value) out.push({ path: `devices.${name}.${key}`, expected: value, actual: actual ?? null });
     }
   }
+  const pages = new Map(o.pages.map((p) => [p.pfn, p.hwpoison] as const));
   (expect.pages ?? []).forEach((e, i) => {
-    const actual = o.pages.find((p) => p.pfn === e.pfn)?.hwpoison ?? false;
+    const actual = pages.get(e.pfn) ?? false;
     if (actual !== e.hwpoison) out.push({ path: `pages[${i}].hwpoison (pfn ${hex(e.pfn)})`, expected: e.hwpoison, actual });
   });
+  const incidents = new Map<string, Outcome['incidents'][number]>();
+  for (const x of o.incidents) if (!incidents.has(x.id)) incidents.set(x.id, x);
   (expect.incidents ?? []).forEach((e, i) => {
-    const actual = o.incidents.find((x) => x.id === e.id);
+    const actual = incidents.get(e.id);
     if (!actual) out.push({ path: `incidents[${i}]`, expected: { id: e.id }, actual: null });
     else if (e.status !== undefined && actual.status !== e.status)
       out.push({ path: `incidents[${i}].status (${e.id})`, expected: e.status, actual: actual.status });
   });
+  const ptes = new Map<string, boolean>();
+  for (const p of o.ptes) {
+    const key = `${p.pid}:${p.addr}`;
+    if (!ptes.has(key)) ptes.set(key, p.present);
+  }
   (expect.ptes ?? []).forEach((e, i) => {
-    const actual = o.ptes.find((p) => p.pid === e.pid && p.addr === e.addr)?.present ?? false;
+    const actual = ptes.get(`${e.pid}:${e.addr}`) ?? false;
     if (actual !== e.present) out.push({ path: `ptes[${i}].present (pid ${e.pid} ${hex(e.addr)})`, expected: e.present, actual });
   });
   return out;

@@ -47,6 +47,19 @@ export interface Outcome {
   panic?: string;
 }
 
+/**
+ * Sets `record[key]` as an own property: keys are names from the scenario file, and a plain
+ * assignment of `__proto__` would replace the prototype instead of adding an entry.
+ */
+export function setEntry<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** `record[key]` when it is an own entry (never something inherited such as `constructor`). */
+export function getEntry<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 export function collectOutcome(
   scenario: Scenario,
   kernel: Kernel,
@@ -60,17 +73,17 @@ export function collectOutcome(
   for (const fs of scenario.filesystems) {
     const mp = kernel.xfs.mounts.get(fs.name);
     if (!mp) continue;
-    filesystems[fs.name] = {
+    setEntry(filesystems, fs.name, {
       shutdown: shutdownName(mp),
       frozen: mp.frozenUser ? 'user' : 'none',
       dax: xfsDaxEnabled(mp),
       mountError: mounts.get(fs.name)?.mountError ?? null,
-    };
+    });
   }
   const devices: Outcome['devices'] = {};
   for (const name of [...scenario.pmem.map((p) => p.name), ...scenario.dm.map((d) => d.name)]) {
     const dev = kernel.dax.devices.get(name);
-    devices[name] = { alive: dev?.alive ?? false, holder: dev ? daxHolderName(dev) : 'none' };
+    setEntry(devices, name, { alive: dev?.alive ?? false, holder: dev ? daxHolderName(dev) : 'none' });
   }
   // Every pfn the run touched, every poisoned one, and every one `expect.pages` asks about.
   const pfns = new Set<bigint>([...targetedPfns, ...mm.hwpoison, ...(scenario.expect?.pages ?? []).map((p) => p.pfn)]);

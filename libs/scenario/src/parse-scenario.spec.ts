@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-// The lint rule for pure libs bans node:fs; this test reads the shared example files on purpose
+// The lint rule for pure libs bans node:fs; this test reads the shipped example files on purpose
 // (the parser itself stays pure and takes text).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,8 +11,10 @@ import { parseScenario, truncateComm, type ParseScenarioResult } from './parse-s
 import type { Scenario, ScenarioIssue } from './scenario.types';
 import { formatHex, parseInteger, parseSize } from './scenario-values';
 
-// dist/parse-scenario.spec.js -> libs/scenario/dist -> /work/main -> /work/shared/spec/scenarios
-const SCENARIOS = path.resolve(__dirname, '../../../../shared/spec/scenarios');
+// dist/parse-scenario.spec.js -> libs/scenario/dist -> the repo root -> scenarios/
+const REPO = path.resolve(__dirname, '../../..');
+const SCENARIOS = path.join(REPO, 'scenarios/examples');
+const INVALID = path.join(REPO, 'scenarios/invalid');
 
 function parsed(result: ParseScenarioResult): Scenario {
   if (!result.ok) assert.fail(`expected a valid scenario, got:\n${result.issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
@@ -228,7 +230,7 @@ const BROKEN: BrokenCase[] = [
   { rule: 'unknown expect section', change: (d) => (d.expect.signal = []), path: 'expect.signal', message: /did you mean 'signals'/ },
 ];
 
-describe('parseScenario: the shared example scenarios', () => {
+describe('parseScenario: the example scenarios (scenarios/examples)', () => {
   const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
 
   it('finds the example files', () => {
@@ -244,7 +246,7 @@ describe('parseScenario: the shared example scenarios', () => {
   }
 
   it('rejects invalid/madvise-unmapped-address.yaml at injections[0].madvise.addr', () => {
-    const file = path.join(SCENARIOS, 'invalid/madvise-unmapped-address.yaml');
+    const file = path.join(INVALID, 'madvise-unmapped-address.yaml');
     const issues = issuesOf(parseScenario(readFileSync(file, 'utf8'), file));
     assert.deepEqual(
       issues.map((i) => [i.file, i.path]),
@@ -254,7 +256,7 @@ describe('parseScenario: the shared example scenarios', () => {
   });
 
   it('rejects invalid/reflink-without-feature.yaml at filesystems[0].files[1].extents[0]', () => {
-    const file = path.join(SCENARIOS, 'invalid/reflink-without-feature.yaml');
+    const file = path.join(INVALID, 'reflink-without-feature.yaml');
     const issues = issuesOf(parseScenario(readFileSync(file, 'utf8'), file));
     assert.deepEqual(
       issues.map((i) => [i.path, i.message]),

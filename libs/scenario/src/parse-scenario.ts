@@ -1,5 +1,5 @@
 /**
- * Parses and validates one scenario file (../shared/spec/scenario-format.md) into the
+ * Parses and validates one scenario file (docs/scenario-format.md) into the
  * Scenario of scenario.types.ts, with every documented default applied.
  *
  * Pure: no fs, no clock. Every problem becomes a ScenarioIssue naming the file, the field path
@@ -72,7 +72,7 @@ export const ERRNO_NAMES: readonly ErrnoName[] = [
 /** Errno spellings a file may use for another name: XFS calls EUCLEAN EFSCORRUPTED. */
 export const ERRNO_ALIASES: Readonly<Record<string, ErrnoName>> = { EFSCORRUPTED: 'EUCLEAN' };
 
-const SPECIAL_OWNERS: readonly SpecialOwner[] = [
+export const SPECIAL_OWNERS: readonly SpecialOwner[] = [
   'OWN_NULL',
   'OWN_UNKNOWN',
   'OWN_FS',
@@ -83,9 +83,9 @@ const SPECIAL_OWNERS: readonly SpecialOwner[] = [
   'OWN_REFC',
   'OWN_COW',
 ];
-const SIGNAL_NAMES: readonly SignalName[] = ['SIGBUS', 'SIGKILL'];
-const SI_CODES: readonly SiCodeName[] = ['BUS_MCEERR_AR', 'BUS_MCEERR_AO', 'BUS_ADRERR', 'SI_KERNEL'];
-const SHUTDOWN_NAMES: readonly ShutdownName[] = [
+export const SIGNAL_NAMES: readonly SignalName[] = ['SIGBUS', 'SIGKILL'];
+export const SI_CODES: readonly SiCodeName[] = ['BUS_MCEERR_AR', 'BUS_MCEERR_AO', 'BUS_ADRERR', 'SI_KERNEL'];
+export const SHUTDOWN_NAMES: readonly ShutdownName[] = [
   'none',
   'SHUTDOWN_META_IO_ERROR',
   'SHUTDOWN_LOG_IO_ERROR',
@@ -94,10 +94,10 @@ const SHUTDOWN_NAMES: readonly ShutdownName[] = [
   'SHUTDOWN_CORRUPT_ONDISK',
   'SHUTDOWN_DEVICE_REMOVED',
 ];
-const MF_RESULTS: readonly MfResultName[] = ['Ignored', 'Failed', 'Delayed', 'Recovered'];
+export const MF_RESULTS: readonly MfResultName[] = ['Ignored', 'Failed', 'Delayed', 'Recovered'];
 /** si_addr_lsb of a BUS_MCEERR_* signal: PAGE_SHIFT, PMD_SHIFT or PUD_SHIFT. */
-const SIGNAL_LSBS: readonly number[] = [12, 21, 30];
-const INJECTION_KINDS = ['madvise', 'corruptPfn', 'mce', 'background', 'unbind', 'access'] as const;
+export const SIGNAL_LSBS: readonly number[] = [12, 21, 30];
+export const INJECTION_KINDS = ['madvise', 'corruptPfn', 'mce', 'background', 'unbind', 'access'] as const;
 type InjectionKind = (typeof INJECTION_KINDS)[number];
 
 /** PID_MAX_LIMIT on 64-bit kernels. */
@@ -109,6 +109,21 @@ const COMM_MAX_BYTES = 15;
  * (4 GiB); larger ones would only make the outcome unreadable.
  */
 const MAX_MMAP_PAGES = 1n << 20n;
+/**
+ * Limits on the whole file, so that whatever `check` accepts, `run` finishes within about 5 s
+ * and 500 MB (measured: a mapped page costs about 0.6 KB of outcome, a faulted page 4 KB of
+ * set-up trace, an injected page 20 KB of trace, signals and log lines):
+ *  - pages mapped by all processes together (the outcome lists each one): 2^17 (512 MiB);
+ *  - pages faulted in at set-up, over all mappings: 2^15;
+ *  - pages injected, over all injections (madvise pages, one per corruptPfn/mce/background/access): 2^13;
+ *  - allocation groups of one filesystem (the model keeps an rmap list per group): 2^20.
+ */
+export const SCENARIO_LIMITS = {
+  mappedPages: 1 << 17,
+  faultedPages: 1 << 15,
+  injectedPages: 1 << 13,
+  agCount: 1 << 20,
+} as const;
 /** pfn × 4096 must fit in 64 bits. */
 const PFN_MAX = (1n << 52n) - 1n;
 /** XFS agblocks and agcount are 32-bit. */
@@ -166,12 +181,23 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/**
+ * The allowed name closest to `key`, if it is close: at most one edit for a short key, two for a
+ * key of six or more characters (so `cod` suggests `code`, never `pid`); ties go to the first.
+ */
+function closestName(key: string, allowed: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const limit = lower.length >= 6 ? 2 : 1;
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of allowed) {
+    const distance = candidate.toLowerCase() === lower ? 0 : editDistance(candidate.toLowerCase(), lower);
+    if (distance <= limit && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
 function unknownKeyMessage(key: string, allowed: readonly string[]): string {
-  const near = allowed.find(
-    (candidate) =>
-      candidate.toLowerCase() === key.toLowerCase() ||
-      editDistance(candidate.toLowerCase(), key.toLowerCase()) <= 2,
-  );
+  const near = key.length > 64 ? undefined : closestName(key, allowed);
   const hint = near === undefined ? '' : ` (did you mean '${near}'?)`;
   return `unknown key '${key}'${hint}; expected one of: ${allowed.join(', ')}`;
 }
@@ -352,8 +378,12 @@ class Fields {
  * Turns the yaml package's output (mapAsMap) into Maps with string keys; a key that is itself
  * a list or a mapping is an issue.
  */
-function normalizeYaml(r: Reader, value: unknown, path: string): unknown {
-  if (Array.isArray(value)) return value.map((item, index) => normalizeYaml(r, item, indexPath(path, index)));
+function normalizeYaml(r: Reader, value: unknown, path: string, depth = 0): unknown {
+  if ((Array.isArray(value) || value instanceof Map) && depth >= MAX_YAML_DEPTH) {
+    r.issue(path, `nested too deeply: more than ${MAX_YAML_DEPTH} levels of lists and mappings (a scenario needs about 6)`);
+    return undefined;
+  }
+  if (Array.isArray(value)) return value.map((item, index) => normalizeYaml(r, item, indexPath(path, index), depth + 1));
   if (!(value instanceof Map)) return value;
   const map: YamlMap = new Map();
   for (const [rawKey, item] of value as Map<unknown, unknown>) {
@@ -362,24 +392,57 @@ function normalizeYaml(r: Reader, value: unknown, path: string): unknown {
       continue;
     }
     const key = String(rawKey);
-    map.set(key, normalizeYaml(r, item, keyPath(path, key)));
+    map.set(key, normalizeYaml(r, item, keyPath(path, key), depth + 1));
   }
   return map;
 }
 
+/** Lists and mappings inside one another; the format itself needs about 6. */
+const MAX_YAML_DEPTH = 32;
+
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
+const NESTED_TOO_DEEPLY = `the YAML is nested too deeply (a scenario needs about 6 levels of lists and mappings; more than ${MAX_YAML_DEPTH} are refused)`;
+
 function readYaml(r: Reader, text: string): unknown {
+  try {
+    return readYamlDocument(r, text);
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    r.issue('', NESTED_TOO_DEEPLY);
+    return undefined;
+  }
+}
+
+function readYamlDocument(r: Reader, text: string): unknown {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     intAsBigInt: true,
     merge: true,
     prettyErrors: false,
     uniqueKeys: true,
+    // Only the YAML 1.2 core tags (!!str, !!int, !!map, …); !!binary, !!set, !!timestamp are unknown here.
+    resolveKnownTags: false,
     lineCounter,
   });
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
       const { line, col } = lineCounter.linePos(error.pos[0]);
-      r.issue('', `YAML syntax error at line ${line}, column ${col}: ${error.message}`);
+      if (/call stack/i.test(error.message)) r.issue('', `${NESTED_TOO_DEEPLY}; at line ${line}, column ${col}`);
+      else r.issue('', `YAML syntax error at line ${line}, column ${col}: ${error.message}`);
+    }
+    return undefined;
+  }
+  // The yaml package only warns about a tag it does not know (and then ignores it): refuse it
+  // (scenario files need no tags; the YAML 1.2 core ones such as !!str are accepted).
+  const unknownTags = doc.warnings.filter((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (unknownTags.length > 0) {
+    for (const warning of unknownTags) {
+      const { line, col } = lineCounter.linePos(warning.pos[0]);
+      const tag = /Unresolved tag: (\S+)/.exec(warning.message)?.[1] ?? 'a tag';
+      r.issue('', `unknown YAML tag ${tag} at line ${line}, column ${col}; scenario files take only the YAML core tags (!!str, !!int, …)`);
     }
     return undefined;
   }
@@ -646,29 +709,34 @@ function readPmem(r: Reader, top: Fields, devices: Devices): PmemDraft[] {
 }
 
 /**
- * Calls `report` for each item whose range overlaps an earlier item's range (in file order),
- * with the first such earlier item and the overlap `first..last`.
+ * Calls `report` for items whose range overlaps another item's range, with the other item
+ * (earlier in file order) and the overlap `first..last`; an item is reported at most once.
+ * Sort, then sweep: each range is compared with the one reaching furthest among those that
+ * start before it, so every overlap region gives an issue in O(n log n), not every pair.
  */
 function checkDisjoint<T>(
   items: T[],
   range: (item: T) => { first: bigint; count: bigint } | undefined,
   report: (item: T, earlier: T, first: bigint, last: bigint) => void,
 ): void {
-  items.forEach((item, index) => {
-    const mine = range(item);
-    if (mine === undefined) return;
-    for (const earlier of items.slice(0, index)) {
-      const theirs = range(earlier);
-      if (theirs === undefined) continue;
-      const first = mine.first > theirs.first ? mine.first : theirs.first;
-      const endA = mine.first + mine.count;
-      const endB = theirs.first + theirs.count;
-      const end = endA < endB ? endA : endB;
-      if (first >= end) continue;
-      report(item, earlier, first, end - 1n);
-      return;
-    }
+  const ranged = items.flatMap((item, index) => {
+    const r = range(item);
+    return r === undefined ? [] : [{ item, index, first: r.first, end: r.first + r.count }];
   });
+  ranged.sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : a.index - b.index));
+  const reported = new Set<number>();
+  let reach: (typeof ranged)[number] | undefined;
+  for (const mine of ranged) {
+    if (reach !== undefined && reach.end > mine.first) {
+      const [earlier, later] = reach.index < mine.index ? [reach, mine] : [mine, reach];
+      if (!reported.has(later.index)) {
+        reported.add(later.index);
+        const end = mine.end < reach.end ? mine.end : reach.end;
+        report(later.item, earlier.item, mine.first, end - 1n);
+      }
+    }
+    if (reach === undefined || mine.end > reach.end) reach = mine;
+  }
 }
 
 function readDm(r: Reader, top: Fields, devices: Devices): DmDraft[] {
@@ -1051,6 +1119,18 @@ function checkFsBlocks(r: Reader, f: Fields, draft: FsDraft, devices: Devices): 
     }
     if (fsBlocks === 0n)
       r.issue(f.at('device'), `${draft.device} is smaller than one block of ${blockSize} bytes`);
+    const groups = agCount !== undefined ? BigInt(agCount) : (deviceBlocks + agBlocks - 1n) / agBlocks;
+    if (groups > BigInt(SCENARIO_LIMITS.agCount)) {
+      r.issue(
+        f.at(agCount !== undefined ? 'agCount' : 'agBlocks'),
+        (agCount !== undefined
+          ? `agCount ${agCount} is too many:`
+          : `${draft.device} holds ${deviceBlocks} blocks of ${blockSize} bytes: with agBlocks ${agBlocks} that is ${groups} allocation groups;`) +
+          ` the model handles at most ${SCENARIO_LIMITS.agCount} (2^20) allocation groups per filesystem` +
+          (agCount !== undefined ? '' : ': raise agBlocks or set agCount'),
+      );
+      return;
+    }
     for (const range of ranges) {
       const last = range.first + range.count - 1n;
       if (last >= fsBlocks) {
@@ -1073,36 +1153,27 @@ function checkFsBlocks(r: Reader, f: Fields, draft: FsDraft, devices: Devices): 
   checkSharing(r, draft, ranges);
 }
 
+/**
+ * File-data extents may share blocks only on a reflink XFS: elsewhere, each data range that
+ * overlaps an earlier one (in file order) is reported once. Metadata ranges take no part.
+ */
 function checkSharing(r: Reader, draft: FsDraft, ranges: OwnedRange[]): void {
-  const order = new Map(ranges.map((range, index) => [range, index]));
-  const sorted = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const reported = new Set<OwnedRange>();
-  for (let i = 0; i < sorted.length; i++) {
-    const a = sorted[i]!;
-    const aEnd = a.first + a.count;
-    for (let j = i + 1; j < sorted.length && sorted[j]!.first < aEnd; j++) {
-      const b = sorted[j]!;
-      const [earlier, later] = order.get(a)! < order.get(b)! ? [a, b] : [b, a];
-      if (reported.has(later)) continue;
-      const end = aEnd < b.first + b.count ? aEnd : b.first + b.count;
-      const shared = `${b.first}..${end - 1n}`;
-      let message: string | undefined;
-      if (earlier.isData && later.isData) {
-        const other =
-          earlier.file === later.file
-            ? `${earlier.describe}, in the same file`
-            : (earlier.file?.path ?? earlier.describe);
-        if (draft.type === 'ext4')
-          message = `shares blocks ${shared} with ${other}, but ext4 has no shared extents`;
-        else if (draft.reflink === false)
-          message = `shares blocks ${shared} with ${other} but reflink is false`;
-      }
-      if (message !== undefined) {
-        r.issue(later.entry, message);
-        reported.add(later);
-      }
-    }
-  }
+  if (draft.type !== 'ext4' && draft.reflink !== false) return;
+  checkDisjoint(
+    ranges.filter((range) => range.isData),
+    (range) => ({ first: range.first, count: range.count }),
+    (later, earlier, first, last) => {
+      const shared = `${first}..${last}`;
+      const other =
+        earlier.file === later.file ? `${earlier.describe}, in the same file` : (earlier.file?.path ?? earlier.describe);
+      r.issue(
+        later.entry,
+        draft.type === 'ext4'
+          ? `shares blocks ${shared} with ${other}, but ext4 has no shared extents`
+          : `shares blocks ${shared} with ${other} but reflink is false`,
+      );
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1171,6 +1242,19 @@ function readMmap(r: Reader, value: unknown, entry: string, filesystems: Index<s
   return draft;
 }
 
+const FILES_BY_PATH = new WeakMap<FsDraft, Map<string, FileDraft>>();
+
+/** A filesystem's files by path (the first of a repeated path), built once. */
+function filesByPath(fs: FsDraft): Map<string, FileDraft> {
+  let byPath = FILES_BY_PATH.get(fs);
+  if (byPath === undefined) {
+    byPath = new Map();
+    for (const file of fs.files) if (file.path !== undefined && !byPath.has(file.path)) byPath.set(file.path, file);
+    FILES_BY_PATH.set(fs, byPath);
+  }
+  return byPath;
+}
+
 /** The mapped file exists, and a mapped inode is a regular file in the inode cache. */
 function checkMappedFile(r: Reader, f: Fields, draft: MmapDraft, filesystems: Index<string, FsDraft>): void {
   if (draft.fs === undefined) return;
@@ -1180,7 +1264,7 @@ function checkMappedFile(r: Reader, f: Fields, draft: MmapDraft, filesystems: In
     return;
   }
   if (draft.path === undefined) return;
-  const file = fs.files.find((x) => x.path === draft.path);
+  const file = filesByPath(fs).get(draft.path);
   if (file === undefined) {
     if (fs.files.every((x) => x.path !== undefined))
       r.issue(f.at('path'), `${draft.fs} has no file ${draft.path}`);
@@ -1256,22 +1340,52 @@ function readProcesses(
     );
     draft.capSysAdmin = f.take('capSysAdmin', { default: true }, (v, p) => r.boolean(v, p));
     draft.mmaps = r.entries(f, 'mmaps', (v, p) => readMmap(r, v, p, filesystems));
-    draft.mmaps.forEach((m, index) => {
-      const end = mmapEnd(m);
-      if (m.start === undefined || end === undefined) return;
-      const earlier = draft.mmaps.slice(0, index).find((x) => {
-        const xEnd = mmapEnd(x);
-        return x.start !== undefined && xEnd !== undefined && x.start < end && m.start! < xEnd;
-      });
-      if (earlier !== undefined) {
+    checkDisjoint(
+      draft.mmaps,
+      (m) => {
+        const end = mmapEnd(m);
+        return m.start === undefined || end === undefined ? undefined : { first: m.start, count: end - m.start };
+      },
+      (m, earlier) =>
         r.issue(
           keyPath(m.entry, 'start'),
-          `mapping ${addressText(m.start, end)} overlaps ${earlier.entry} (${addressText(earlier.start!, mmapEnd(earlier)!)})`,
-        );
-      }
-    });
+          `mapping ${addressText(m.start!, mmapEnd(m)!)} overlaps ${earlier.entry} (${addressText(earlier.start!, mmapEnd(earlier)!)})`,
+        ),
+    );
     return draft;
   });
+}
+
+const SORTED_MMAPS = new WeakMap<ProcessDraft, { start: bigint; end: bigint }[] | null>();
+
+/** A process's mappings sorted by start, or null when one has no valid start or size. */
+function sortedMmaps(process: ProcessDraft): { start: bigint; end: bigint }[] | null {
+  let sorted = SORTED_MMAPS.get(process);
+  if (sorted === undefined) {
+    sorted = process.mmaps.some((m) => m.start === undefined || mmapEnd(m) === undefined)
+      ? null
+      : process.mmaps
+          .map((m) => ({ start: m.start!, end: mmapEnd(m)! }))
+          .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    SORTED_MMAPS.set(process, sorted);
+  }
+  return sorted;
+}
+
+/** The mapping holding `at` (the last one starting at or below it), by binary search. */
+function mappingAt(sorted: { start: bigint; end: bigint }[], at: bigint): { start: bigint; end: bigint } | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found: { start: bigint; end: bigint } | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const m = sorted[mid]!;
+    if (m.start <= at) {
+      found = m;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found !== undefined && at < found.end ? found : undefined;
 }
 
 /**
@@ -1280,15 +1394,13 @@ function readProcesses(
  * is unknown, and a second issue would only repeat the first.
  */
 function firstUnmapped(process: ProcessDraft, start: bigint, end: bigint): bigint | undefined {
-  if (process.mmaps.some((m) => mmapEnd(m) === undefined)) return undefined;
+  const sorted = sortedMmaps(process);
+  if (sorted === null) return undefined;
   let at = start;
   while (at < end) {
-    const covering = process.mmaps.find((m) => {
-      const mEnd = mmapEnd(m);
-      return m.start !== undefined && mEnd !== undefined && m.start <= at && at < mEnd;
-    });
+    const covering = mappingAt(sorted, at);
     if (covering === undefined) return at;
-    at = mmapEnd(covering)!;
+    at = covering.end;
   }
   return undefined;
 }
@@ -1298,13 +1410,18 @@ function mappingsText(process: ProcessDraft): string {
     const end = mmapEnd(m);
     return m.start === undefined || end === undefined ? [] : [addressText(m.start, end)];
   });
-  return ranges.length === 0
-    ? `pid ${process.pid} maps nothing`
-    : `pid ${process.pid} maps ${ranges.join(', ')}`;
+  if (ranges.length === 0) return `pid ${process.pid} maps nothing`;
+  const shown = ranges.length > 8 ? [...ranges.slice(0, 8), `… (${ranges.length} mappings)`] : ranges;
+  return `pid ${process.pid} maps ${shown.join(', ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Injections
+
+/** An id written as a YAML number (`id: 1`) is read as its text, as keys of expect.injections are. */
+function numberAsText(value: unknown): unknown {
+  return typeof value === 'number' || typeof value === 'bigint' ? String(value) : value;
+}
 
 type InjectionDraft = { entry: string; id?: string | undefined; spec?: InjectionSpec | undefined };
 
@@ -1330,7 +1447,7 @@ function readInjections(
   return r.entries(top, 'injections', (value, entry): InjectionDraft => {
     const f = r.mapping(value, entry, ['id', ...INJECTION_KINDS]);
     // A YAML number (`id: 1`) is read as its text, as keys of expect.injections are.
-    const id = f?.take('id', REQUIRED, (v, p) => r.name(typeof v === 'number' || typeof v === 'bigint' ? String(v) : v, p));
+    const id = f?.take('id', REQUIRED, (v, p) => r.name(numberAsText(v), p));
     const draft: InjectionDraft = { entry, id };
     if (f === undefined || id === undefined) {
       ids.complete = false;
@@ -1609,7 +1726,8 @@ function readExpect(r: Reader, top: Fields, known: Known): ExpectSpec | undefine
     // Incident and trace ids are not compared between modes; id and status are.
     expect.incidents = r.entries(f, 'incidents', (value, path) => {
       const g = r.mapping(value, path, ['id', 'incident', 'traceId', 'status']);
-      const id = g?.take('id', REQUIRED, (v, p) => r.name(typeof v === 'number' ? String(v) : v, p));
+      const id = g?.take('id', REQUIRED, (v, p) => r.name(numberAsText(v), p));
+      if (id !== undefined && known.injectionIds.lacks(id)) r.issue(keyPath(path, 'id'), `no injection has id '${id}'`);
       g?.take('incident', OPTIONAL, (v, p) => r.text(v, p));
       g?.take('traceId', OPTIONAL, (v, p) => r.text(v, p));
       const status = g?.take('status', OPTIONAL, r.oneOf(['complete', 'not-run'] as const));
@@ -1681,6 +1799,57 @@ function readExpect(r: Reader, top: Fields, known: Known): ExpectSpec | undefine
 }
 
 // ---------------------------------------------------------------------------------------------
+// Limits on the whole file (SCENARIO_LIMITS)
+
+/** Mapped and faulted pages summed over every mapping of every process; the first entry past a limit is named. */
+function checkPageTotals(r: Reader, processes: ProcessDraft[]): void {
+  let mapped = 0;
+  let faulted = 0;
+  let mappedReported = false;
+  let faultedReported = false;
+  for (const process of processes) {
+    for (const m of process.mmaps) {
+      mapped += m.pages ?? 0;
+      faulted += m.faulted?.length ?? 0;
+      if (!mappedReported && mapped > SCENARIO_LIMITS.mappedPages) {
+        mappedReported = true;
+        r.issue(
+          keyPath(m.entry, 'pages'),
+          `the mappings of all processes up to here hold ${mapped} pages; the total over all mappings is limited to ` +
+            `${SCENARIO_LIMITS.mappedPages} pages (512 MiB), since the outcome lists every mapped page`,
+        );
+      }
+      if (!faultedReported && faulted > SCENARIO_LIMITS.faultedPages) {
+        faultedReported = true;
+        r.issue(
+          keyPath(m.entry, 'faulted'),
+          `the mappings of all processes up to here fault ${faulted} pages in; the total over all mappings is limited to ` +
+            `${SCENARIO_LIMITS.faultedPages} faulted pages`,
+        );
+      }
+    }
+  }
+}
+
+/** Pages injected over all injections: madvise counts its pages, every other pfn or address injection one. */
+function checkInjectedTotal(r: Reader, injections: InjectionDraft[]): void {
+  let injected = 0;
+  for (const injection of injections) {
+    const spec = injection.spec;
+    if (spec === undefined || spec.kind === 'unbind') continue;
+    injected += spec.kind === 'madvise' ? spec.pages : 1;
+    if (injected > SCENARIO_LIMITS.injectedPages) {
+      r.issue(
+        spec.kind === 'madvise' ? keyPath(keyPath(injection.entry, 'madvise'), 'pages') : injection.entry,
+        `the injections up to here inject ${injected} pages; the total over all injections is limited to ` +
+          `${SCENARIO_LIMITS.injectedPages} pages`,
+      );
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Entry point
 
 function readSysctl(r: Reader, top: Fields): Scenario['sysctl'] {
@@ -1693,6 +1862,14 @@ function readSysctl(r: Reader, top: Fields): Scenario['sysctl'] {
     memoryFailureEarlyKill: flag('memoryFailureEarlyKill', 0),
     memoryFailureRecovery: flag('memoryFailureRecovery', 1),
   };
+}
+
+/**
+ * The YAML of a scenario file as plain JSON-like data (objects, arrays, numbers, strings), for
+ * checking it against the JSON Schema; parseScenario is the reader that decides what a file means.
+ */
+export function scenarioYamlToPlain(text: string): unknown {
+  return parseDocument(text, { merge: true, resolveKnownTags: false }).toJS({ maxAliasCount: 1000 });
 }
 
 /**
@@ -1726,7 +1903,9 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
   const dm = readDm(r, top, known.devices);
   const filesystems = readFilesystems(r, top, known.devices, known.filesystems);
   const processes = readProcesses(r, top, known.filesystems, known.pids);
+  checkPageTotals(r, processes);
   const injections = readInjections(r, top, known.pids, known.devices, known.injectionIds);
+  checkInjectedTotal(r, injections);
   const expect = readExpect(r, top, known);
 
   if (r.issues.length > 0) return { ok: false, issues: r.issues };

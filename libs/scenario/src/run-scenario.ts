@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { runCall, type BusResult, type Kernel, type TraceCall, type TraceNode } from '@mfsim/kernel-model';
 import { compareOutcome, type Mismatch } from './compare';
-import { collectOutcome, type Incident, type InjectionRc, type Outcome } from './outcome';
+import { collectOutcome, setEntry, type Incident, type InjectionRc, type Outcome } from './outcome';
 import type { InjectionSpec, Scenario } from './scenario.types';
 import { bootScenario } from './topology';
 
@@ -82,7 +82,7 @@ export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds): Sce
     const incident: Incident = { id: inj.id, incident: ids.incidentId(), traceId: ids.traceId(), status: 'not-run' };
     const pfn = injectionPfn(inj);
     if (kernel.panic) {
-      rcs[inj.id] = { rc: null };
+      setEntry(rcs, inj.id, { rc: null });
       runs.push({ injection: inj, rc: null, trace: null, incident });
       continue;
     }
@@ -90,7 +90,7 @@ export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds): Sce
     const r = injectOnce(kernel, inj);
     memoryFailurePfns(r.trace, targeted);
     const rc: InjectionRc = r.panic ? 'PANIC' : (r.result as InjectionRc);
-    rcs[inj.id] = { rc };
+    setEntry(rcs, inj.id, { rc });
     incident.status = 'complete';
     runs.push({ injection: inj, rc, trace: r.trace, incident });
   }

@@ -1,5 +1,5 @@
 /**
- * Numbers, sizes and hex strings in scenario files (../shared/spec/scenario-format.md,
+ * Numbers, sizes and hex strings in scenario files (docs/scenario-format.md,
  * "Numbers and units"). Pure functions: each failure comes back as a plain-words message that
  * the parser turns into a ScenarioIssue at the field's path.
  *
@@ -106,6 +106,13 @@ function unsafeNumber(text: string, value: bigint | undefined): ValueResult<bigi
 function parseIntegerText(text: string, options: IntegerOptions): ValueResult<bigint> {
   // Digit-group underscores, as the kernel-semantics worked example writes 0x1_0000_0000.
   const trimmed = text.trim().replace(/(?<=[0-9a-fA-F])_(?=[0-9a-fA-F])/g, '');
+  if (/^-?0x(?![0-9a-f])/i.test(trimmed)) {
+    return { ok: false, message: `no digits after 0x in ${describeValue(text)}` };
+  }
+  // 2^64 has 20 decimal digits; a longer number is refused before BigInt() has to read it.
+  if (trimmed.length > 80) {
+    return { ok: false, message: `expected ${expectedInteger(options)}, got a text of ${trimmed.length} characters` };
+  }
   const match = INTEGER_TEXT.exec(trimmed);
   if (match === null) {
     return { ok: false, message: `expected ${expectedInteger(options)}, got ${describeValue(text)}` };

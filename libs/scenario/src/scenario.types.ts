@@ -1,5 +1,5 @@
 /**
- * The parsed, validated form of a scenario file (../shared/spec/scenario-format.md).
+ * The parsed, validated form of a scenario file (docs/scenario-format.md).
  * Every default the format documents is already applied here, so the runner never has to
  * guess. 64-bit quantities (addresses, pfns, sizes) are bigint; small counts are number.
  */

@@ -186,6 +186,8 @@ export function planBoot(scenario: Scenario): BootPlan {
     setupCalls.push({ op: 'xfs.xfsMount', args: { fs: fs.name }, ctx: boot, fs: fs.name });
   }
 
+  // Files by filesystem and path, looked up once per mapping (not a scan of every file).
+  const filesByPath = new Map(scenario.filesystems.map((f) => [f.name, new Map(f.files.map((file) => [file.path, file]))]));
   // for_each_process() walks tasks in creation order, which is pid order on a real system
   // (kernel-semantics §9: "processes in pid order within an owner").
   for (const proc of [...scenario.processes].sort((a, b) => a.pid - b.pid)) {
@@ -195,7 +197,7 @@ export function planBoot(scenario: Scenario): BootPlan {
       mceKill: proc.mceKill,
       capSysAdmin: proc.capSysAdmin,
       vmas: proc.mmaps.map((m) => {
-        const file = scenario.filesystems.find((f) => f.name === m.fs)?.files.find((f) => f.path === m.path);
+        const file = filesByPath.get(m.fs)?.get(m.path);
         if (!file) throw new Error(`mmap of unknown file ${m.fs}:${m.path}`);
         return {
           start: m.start,

@@ -27,12 +27,24 @@ export class ServiceAppModule {
 }
 
 /**
+ * kafkajs 2.2.4 schedules a negative timeout on Node >= 23; Node's TimeoutNegativeWarning about
+ * it says nothing to an operator, so only that warning is dropped from the log (as the CLI does).
+ */
+export function dropKafkajsTimeoutWarning(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  });
+}
+
+/**
  * A service's whole `main`: reads the env (one line and exit 1 when a setting is bad), creates the
  * Nest app with shutdown hooks and listens on HTTP_HOST:HTTP_PORT (127.0.0.1 unless HTTP_HOST says otherwise). Any failure to start prints
  * `<service>: failed to start: <reason>` and exits 1, so the returned promise never rejects.
  */
 export async function bootstrapService(options: ServiceBootstrapOptions): Promise<INestApplication> {
   try {
+    dropKafkajsTimeoutWarning();
     const env = loadServiceEnvOrExit(options);
     const app = await NestFactory.create<NestExpressApplication>(ServiceAppModule.forRoot(env, options), { bodyParser: false });
     // Set-up bodies carry a whole machine's state (large topologies): allow them.

@@ -28,6 +28,9 @@ export function serviceEnvSchema(defaultHttpPort: number) {
   });
 }
 
+/** Services listen on the loopback interface only, unless HTTP_HOST says otherwise. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
 export type ServiceEnv = z.infer<ReturnType<typeof serviceEnvSchema>>;
 
 export type ServiceEnvResult = { success: true; env: ServiceEnv } | { success: false; message: string };

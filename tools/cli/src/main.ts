@@ -1,18 +1,16 @@
 /**
  * The `mfsim` command.
  */
+import { endQuietlyOnClosedPipe, HELP, helpFor, mfsimVersion } from './main-help';
 import { runScenarioCommand } from './scenario/scenario-command';
 
-const USAGE = `mfsim — how persistent-memory failures travel through a Linux fs-DAX storage stack
-
-usage:
-  mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
-  mfsim scenario check FILE|DIR...
-  mfsim stack up|down|status
-
-Scenario files: docs/scenario-format.md. Examples: scenarios/ and ../shared/spec/scenarios/.`;
-
 export async function main(args: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
+  const help = helpFor(args);
+  if (help !== undefined) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
   const [command, ...rest] = args;
   switch (command) {
     case 'scenario':
@@ -22,14 +20,16 @@ export async function main(args: string[]): Promise<number> {
       const stack = require('./stack') as { runStackCommand(a: string[]): Promise<number> };
       return stack.runStackCommand(rest);
     }
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`mfsim ${mfsimVersion()}\n`);
+      return 0;
     case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
+      process.stderr.write(`${HELP['']}\n`);
+      return 2;
     default:
-      process.stderr.write(`mfsim: unknown command ${command}\n${USAGE}\n`);
+      process.stderr.write(`mfsim: unknown command ${command}\n${HELP['']}\n`);
       return 2;
   }
 }

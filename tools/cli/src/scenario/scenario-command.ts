@@ -4,15 +4,18 @@
  * JSON line per scenario with --json) and exits 0 when every expectation holds, 1 when one
  * does not.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { scenarioJsonSchemaText } from './scenario-schema';
 import { outcomeToJson, parseScenario, renderRun, runScenario, runScenarioDistributed, type Scenario, type ScenarioIssue, type ScenarioRun } from '@mfsim/scenario';
 import { ClusterError, KafkaCluster } from '../distributed/kafka-cluster';
 import { stackTarget } from '../distributed/stack-target';
 
 const USAGE = `usage:
   mfsim scenario run [--mode embedded|distributed] [--json] [--verbose] FILE|DIR...
-  mfsim scenario check FILE|DIR...`;
+  mfsim scenario check FILE|DIR...
+  mfsim scenario schema
+  (mfsim scenario run --help, mfsim scenario check --help)`;
 
 interface RunOptions {
   mode: 'embedded' | 'distributed';
@@ -38,21 +41,64 @@ function parseRunArgs(args: string[]): RunOptions | string {
   return opts;
 }
 
-/** A directory stands for the .yaml/.yml files directly in it, in name order. */
-export function expandFiles(args: string[]): string[] {
-  const out: string[] = [];
+/** A scenario file larger than this is refused before it is read (the largest shipped is a few KiB). */
+export const MAX_SCENARIO_FILE_BYTES = 32 * 1024 * 1024;
+
+/** What a path is, when it is neither a regular file nor a directory. */
+function specialKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+export interface ExpandedFiles {
+  /** The files to read, in order. */
+  files: string[];
+  /** Arguments refused before anything is read: a DIR without scenario files, a FIFO, … */
+  problems: string[];
+}
+
+/**
+ * A directory stands for the .yaml/.yml files directly in it, in name order; one without any is
+ * a problem. Anything that is neither a regular file nor a directory (a FIFO would block the read
+ * forever) is refused; a path that cannot be stat'ed is left to the read, which names the error.
+ */
+export function expandFiles(args: string[]): ExpandedFiles {
+  const out: ExpandedFiles = { files: [], problems: [] };
+  const refuseSpecial = (path: string, st: Stats): boolean => {
+    if (st.isFile() || st.isDirectory()) return false;
+    out.problems.push(`${path} is ${specialKind(st)}; a scenario FILE must be a regular file (or give a DIR)`);
+    return true;
+  };
   for (const a of args) {
-    let isDir = false;
+    let st: Stats | undefined;
     try {
-      isDir = statSync(a).isDirectory();
+      st = statSync(a);
     } catch {
-      isDir = false;
+      st = undefined;
     }
-    if (!isDir) {
-      out.push(a);
+    if (st === undefined || st.isFile()) {
+      out.files.push(a);
       continue;
     }
-    for (const name of readdirSync(a).sort()) if (/\.ya?ml$/.test(name)) out.push(join(a, name));
+    if (refuseSpecial(a, st)) continue;
+    const names = readdirSync(a)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .sort();
+    if (names.length === 0) out.problems.push(`no scenario files in ${a} (a DIR stands for the .yaml/.yml files directly in it)`);
+    for (const name of names) {
+      const file = join(a, name);
+      let fileSt: Stats | undefined;
+      try {
+        fileSt = statSync(file);
+      } catch {
+        fileSt = undefined; // a dangling link: the read names the error
+      }
+      if (fileSt === undefined || fileSt.isFile()) out.files.push(file);
+      else if (!refuseSpecial(file, fileSt)) out.problems.push(`${file} is a directory, not a scenario file`);
+    }
   }
   return out;
 }
@@ -62,6 +108,10 @@ type Loaded = { ok: true; scenario: Scenario } | { ok: false; issues: ScenarioIs
 export function loadScenarioFile(file: string): Loaded {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_SCENARIO_FILE_BYTES) {
+      return { ok: false, issues: [{ file, path: '', message: `the file has ${size} bytes; scenario files are limited to ${MAX_SCENARIO_FILE_BYTES} bytes` }] };
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
     return { ok: false, issues: [{ file, path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }] };
@@ -93,7 +143,11 @@ async function runCommand(args: string[]): Promise<number> {
     process.stderr.write(`mfsim scenario run: ${opts}\n${USAGE}\n`);
     return 2;
   }
-  const files = expandFiles(opts.files);
+  const { files, problems } = expandFiles(opts.files);
+  if (problems.length > 0) {
+    for (const problem of problems) process.stderr.write(`mfsim scenario run: ${problem}\n`);
+    return 2;
+  }
   const loaded = files.map(loadScenarioFile);
   warnDuplicateNames(loaded);
   let invalid = false;
@@ -141,9 +195,18 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 function checkCommand(args: string[]): number {
-  const files = expandFiles(args.filter((a) => !a.startsWith('-')));
-  if (files.length === 0) {
+  const option = args.find((a) => a.startsWith('-'));
+  if (option !== undefined) {
+    process.stderr.write(`mfsim scenario check: unknown option ${option}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.length === 0) {
     process.stderr.write(`mfsim scenario check: no scenario files given\n${USAGE}\n`);
+    return 2;
+  }
+  const { files, problems } = expandFiles(args);
+  if (problems.length > 0) {
+    for (const problem of problems) process.stderr.write(`mfsim scenario check: ${problem}\n`);
     return 2;
   }
   const loaded = files.map(loadScenarioFile);
@@ -158,6 +221,14 @@ export async function runScenarioCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'run') return runCommand(rest);
   if (sub === 'check') return checkCommand(rest);
-  process.stderr.write(`${USAGE}\n`);
+  if (sub === 'schema') {
+    if (rest.length > 0) {
+      process.stderr.write(`mfsim scenario schema: takes no arguments, got ${rest.join(' ')}\n`);
+      return 2;
+    }
+    process.stdout.write(scenarioJsonSchemaText());
+    return 0;
+  }
+  process.stderr.write(`${sub === undefined ? '' : `mfsim scenario: unknown subcommand ${sub}\n`}${USAGE}\n`);
   return 2;
 }

@@ -1,0 +1,201 @@
+/**
+ * The help of every `mfsim` command and subcommand (`--help`, `-h` or `help` anywhere after the
+ * command words prints it and exits 0), the version, and the manners of the process itself: a
+ * closed stdout (`mfsim … | head -1`) ends the command quietly.
+ */
+
+/** One help text per command path ('' is mfsim itself). */
+export const HELP: Readonly<Record<string, string>> = {
+  '': `mfsim — how persistent-memory failures travel through a Linux fs-DAX storage stack
+
+usage:
+  mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
+  mfsim scenario check FILE|DIR...
+  mfsim stack up|down|status
+  mfsim --version | --help
+
+commands:
+  scenario   run or validate scenario files (mfsim scenario --help)
+  stack      a local Kafka, PostgreSQL, Redis and the five services (mfsim stack --help)
+
+options:
+  -h, --help      this text; after a command, that command's help
+  -V, --version   the version of mfsim
+
+exit status: 0 success, 1 a scenario's expectation does not hold (or a stack component is
+down), 2 wrong usage or an invalid scenario file.
+
+example:
+  mfsim scenario run scenarios/examples/03-reflinked-block-two-owners.yaml
+
+Scenario files: docs/scenario-format.md (JSON Schema: docs/scenario.schema.json).
+Examples: scenarios/examples/, scenarios/spec/, scenarios/xfstests/.`,
+
+  scenario: `usage:
+  mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
+  mfsim scenario check FILE|DIR...
+  mfsim scenario schema
+
+subcommands:
+  run     validate, run in the embedded kernel model and compare with expect (mfsim scenario run --help)
+  check   validate only (mfsim scenario check --help)
+  schema  print the JSON Schema of the format (mfsim scenario schema --help)
+
+A DIR stands for the .yaml/.yml files directly in it, in name order; a DIR without any is an
+error. Anything that is neither a regular file nor a directory (a FIFO, a device) is refused.
+
+exit status: 0 every scenario passes (run) or is valid (check), 1 an expectation does not hold,
+2 wrong usage or an invalid file (each problem names the file, the field path and what is wrong).
+
+example:
+  mfsim scenario check scenarios/invalid/size-bad-suffix.yaml`,
+
+  'scenario run': `usage: mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
+
+Validates each file, runs it in the embedded kernel model (no servers needed), prints the
+propagation tree of every injection and PASS/FAIL with every mismatch explained, then a
+"N passed, N failed" line.
+
+options:
+  --json                one JSON object per scenario and line:
+                        {"name","file","pass","outcome","mismatches"}
+  -v, --verbose         also the set-up calls (dm tables, mounts, faults) and debug log lines
+  --mode embedded       the kernel model in this process (the default)
+  --mode distributed    the five services over Kafka (not available yet: exit 2)
+  -h, --help            this text
+
+exit status: 0 every scenario passes, 1 an expectation does not hold, 2 wrong usage, a file
+that cannot be read, no scenario files in a DIR, or an invalid file.
+
+example:
+  mfsim scenario run --json scenarios/examples | head -1`,
+
+  'scenario check': `usage: mfsim scenario check FILE|DIR...
+
+Parses and validates each file without running it: prints "ok FILE (NAME)" for a valid file and
+"FILE: FIELD.PATH: problem" on stderr for every problem found (all of them, not only the first).
+
+options:
+  -h, --help   this text
+
+exit status: 0 every file is valid, 2 wrong usage, a file that cannot be read, no scenario
+files in a DIR, or an invalid file.
+
+example:
+  mfsim scenario check scenarios/spec scenarios/invalid/missing-name.yaml`,
+
+  'scenario schema': `usage: mfsim scenario schema
+
+Prints the JSON Schema (draft-07) of the scenario format: the keys, which are required, their
+types and spellings. docs/scenario.schema.json is this output; a YAML language server uses it to
+complete and check scenario files. Checks between fields (overlaps, capacities, references,
+limits) are made by \`mfsim scenario check\` only.
+
+options:
+  -h, --help   this text
+
+exit status: 0, or 2 when given arguments.
+
+example:
+  mfsim scenario schema > docs/scenario.schema.json`,
+
+  stack: `usage:
+  mfsim stack up [--no-services] [--timeout SECONDS]
+  mfsim stack status
+  mfsim stack down
+
+subcommands:
+  up      start Kafka (127.0.0.1:$MFSIM_KAFKA_PORT, default 19092), PostgreSQL and Redis if they
+          are not running (and are installed), the mfsim database, its migrations, the topics and
+          the five services (each on 127.0.0.1 unless HTTP_HOST says otherwise); wait for every /health
+  status  one line per component: pid, port, health
+  down    stop what up started (services, then Kafka; PostgreSQL/Redis only if up started them)
+
+exit status: 0 success, 1 a component failed or is down, 2 wrong usage or bad configuration.
+
+Environment: MFSIM_KAFKA_PORT, MFSIM_KAFKA_CONTROLLER_PORT (19093), MFSIM_KAFKA_HEAP_MB (384),
+DATABASE_URL, REDIS_URL, MFSIM_TOPIC_PREFIX, MFSIM_REDIS_PREFIX. Logs: .mfsim/stack/<name>.log
+
+example:
+  mfsim stack up && mfsim stack status && mfsim stack down`,
+
+  'stack up': `usage: mfsim stack up [--no-services] [--timeout SECONDS]
+
+Starts Kafka (a local broker JVM from the Maven jars), PostgreSQL and Redis if installed but
+stopped, applies the migrations, creates the topics and starts the five services, then waits
+for every GET /health. State and logs live in .mfsim/stack/.
+
+options:
+  --no-services        start the servers, the database and the topics only
+  --timeout SECONDS    how long to wait for each component to become ready
+  -h, --help           this text
+
+exit status: 0 everything is up, 1 a component failed to start (its log tail is printed),
+2 wrong usage or bad configuration (a port in use, jars missing, PostgreSQL down).
+
+example:
+  mfsim stack up --timeout 180`,
+
+  'stack status': `usage: mfsim stack status
+
+Prints one line per component: pid, port and health.
+
+options:
+  -h, --help   this text
+
+exit status: 0 every expected component is up, 1 something expected is down.
+
+example:
+  mfsim stack status`,
+
+  'stack down': `usage: mfsim stack down
+
+Stops what \`mfsim stack up\` started, by pid: the services, then Kafka; PostgreSQL and Redis
+only if up started them.
+
+options:
+  -h, --help   this text
+
+exit status: 0 stopped (or nothing to stop), 1 something could not be stopped.
+
+example:
+  mfsim stack down`,
+};
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/**
+ * The help text `args` ask for, or undefined: the command words before the first help flag
+ * (`mfsim scenario run --help` → 'scenario run', `mfsim help scenario` → 'scenario'); an unknown
+ * path gets its nearest known parent.
+ */
+export function helpFor(args: readonly string[]): string | undefined {
+  if (args[0] === 'help') return helpFor([...args.slice(1), '--help']);
+  const at = args.findIndex((a) => HELP_FLAGS.has(a));
+  if (at < 0) return undefined;
+  const words = args.slice(0, at).filter((a) => !a.startsWith('-'));
+  for (let n = Math.min(words.length, 2); n >= 0; n--) {
+    const text = HELP[words.slice(0, n).join(' ')];
+    if (text !== undefined) return text;
+  }
+  return HELP[''];
+}
+
+export function mfsimVersion(): string {
+  // dist/main-help.js → tools/cli/package.json
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../package.json') as { version: string }).version;
+}
+
+/**
+ * Writing to a closed pipe (`mfsim scenario run … | head -1`) ends the process quietly with
+ * exit 0: the reader has all it wanted, and a stack trace would only be noise.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
