@@ -12,11 +12,13 @@ usage:
   mfsim scenario run [--json] [--verbose] [--mode embedded|distributed] FILE|DIR...
   mfsim scenario check FILE|DIR...
   mfsim stack up|down|status
+  mfsim incident list|show
   mfsim --version | --help
 
 commands:
   scenario   run or validate scenario files (mfsim scenario --help)
   stack      a local Kafka, PostgreSQL, Redis and the five services (mfsim stack --help)
+  incident   the incidents the stack journaled and their call trees (mfsim incident --help)
 
 options:
   -h, --help      this text; after a command, that command's help
@@ -160,6 +162,60 @@ exit status: 0 stopped (or nothing to stop), 1 something could not be stopped.
 
 example:
   mfsim stack down`,
+
+  incident: `usage:
+  mfsim incident list [--run RUN] [--limit N] [--json]
+  mfsim incident show ID [--json] [--verbose]
+
+subcommands:
+  list   the incidents (root calls) the services journaled in PostgreSQL, newest first
+  show   one incident: its header, the kernel call tree from the services' call records and
+         how many calls each service served
+
+Reads the database of DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/mfsim, the one
+\`mfsim stack up\` uses).
+
+exit status: 0 success, 1 a database error, 2 wrong usage, a malformed or unknown ID, or a
+database that cannot be reached (down, missing, migrations not applied).
+
+example:
+  mfsim incident list --limit 5`,
+
+  'incident list': `usage: mfsim incident list [--run RUN] [--limit N] [--json]
+
+One line per incident, newest first: id, run, the kernel function of the root call, its
+arguments, status (open, done, panic, error), result and duration (finished - started).
+
+options:
+  --run RUN     only the incidents of that run
+  --limit N     at most N incidents (1-10000, default 20)
+  --json        one JSON object per incident and line: {"id","run","op","function","args",
+                "service","status","result","startedAt","finishedAt","durationMs"}
+  -h, --help    this text
+
+exit status: 0 (also when there are none), 1 a database error, 2 wrong usage or a database that
+cannot be reached.
+
+example:
+  mfsim incident list --json | head -1`,
+
+  'incident show': `usage: mfsim incident show ID [--json] [--verbose]
+
+Prints the incident (run, root call, status, start, duration, result), the kernel call tree
+rebuilt from the call records the services stored (drawn as \`mfsim scenario run\` draws it;
+colours on a terminal only) and how many calls each service served. An open incident shows
+what has been recorded so far.
+
+options:
+  --json          the incident and every call record, one JSON object (bigints as {"$n":"..."})
+  -v, --verbose   also the low-level lookups (get_dev_pagemap, badblocks_check)
+  -h, --help      this text
+
+exit status: 0 shown, 1 a database error, 2 wrong usage, an ID that is not a uuid, no such
+incident, or a database that cannot be reached.
+
+example:
+  mfsim incident show 3f2b9c1e-8d4a-4b7e-9a61-0c5d2e7f4a10 --verbose`,
 };
 
 const HELP_FLAGS = new Set(['--help', '-h']);

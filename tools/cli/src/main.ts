@@ -20,6 +20,11 @@ export async function main(args: string[]): Promise<number> {
       const stack = require('./stack') as { runStackCommand(a: string[]): Promise<number> };
       return stack.runStackCommand(rest);
     }
+    case 'incident': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const incident = require('./incident/incident-command') as { runIncidentCommand(a: string[]): Promise<number> };
+      return incident.runIncidentCommand(rest);
+    }
     case '--version':
     case '-V':
     case 'version':
