@@ -73,6 +73,10 @@ export class KafkaRuntime<TTx = unknown> {
       allowAutoTopicCreation: false,
       // The fetch long-poll; disconnect waits for it, so this bounds how long shutdown takes.
       maxWaitTimeInMs: 1000,
+      // A member that died is noticed after this long, and its partitions go to the others (or
+      // to its restarted self): shorter than kafkajs's 30 s so a crashed service recovers fast.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
       // A handler throws only for transient faults: retry the message with backoff, and if that
       // is exhausted kafkajs restarts the consumer from the last committed offset.
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },

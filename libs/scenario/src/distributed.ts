@@ -106,6 +106,11 @@ export interface DistributedRunOptions {
   readonly ids?: RunIds;
   /** Called before each set-up call (progress). */
   readonly onSetup?: (done: number, total: number) => void;
+  /**
+   * Wraps the sending of each injection (chaos and crash tests use it to break the stack while the
+   * incident is in flight); `send` sends the root call and resolves with its result.
+   */
+  readonly aroundInjection?: (inj: InjectionSpec, send: () => Promise<RootResult>) => Promise<RootResult>;
   /** Called after each injection has finished (live output). */
   readonly onInjection?: (run: InjectionRun) => void;
 }
@@ -145,7 +150,8 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
     }
     if (inj.kind === 'corruptPfn' || inj.kind === 'mce' || inj.kind === 'background') targeted.add(inj.pfn);
     const call = injectionCall(scenario, inj);
-    const r = await cluster.call(incidentId, call.op, call.args, call.ctx);
+    const send = (): Promise<RootResult> => cluster.call(incidentId, call.op, call.args, call.ctx);
+    const r = options.aroundInjection ? await options.aroundInjection(inj, send) : await send();
     const trace = traceFromRecords(incidentId, await cluster.records(incidentId));
     if (trace) memoryFailurePfns(trace, targeted);
     if (r.panic !== undefined) panic = r.panic;
