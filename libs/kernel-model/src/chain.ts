@@ -98,6 +98,11 @@ export interface ChainHost {
   read(op: ReadName, args: unknown): unknown;
   /** The records of the chains loaded for this step; new ones are added here. */
   readonly records: Map<string, CallRecord>;
+  /** Told when a call into this host starts running live and when it returns (for tracing). */
+  readonly observer?: {
+    enter(rec: CallRecord): void;
+    exit(rec: CallRecord): void;
+  };
 }
 
 /** Records a step changed or created: the host persists exactly these. */
@@ -141,6 +146,7 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
   if (!rec) throw new Error(`no record of call ${id}`);
   if (rec.status === 'done') return { kind: 'done', result: rec.result };
   const hop = host.hop(rec.op, rec.args, rec.ctx);
+  if (rec.children.length === 0 && rec.events.length === 0) host.observer?.enter(rec);
   let fed = 0;
   let memos = 0;
   let input: unknown = undefined;
@@ -151,6 +157,7 @@ export async function driveCall(host: ChainHost, id: string, touched: Touched): 
       rec.status = 'done';
       rec.result = step.value;
       touched.add(rec.id);
+      host.observer?.exit(rec);
       return { kind: 'done', result: step.value };
     }
     const effect = step.value;

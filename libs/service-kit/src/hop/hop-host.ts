@@ -30,6 +30,7 @@ import {
 import { handlerDedup } from '@mfsim/messaging';
 import { HopStore, IncidentJournal, incidentOf, PgHopStore, RedisHopStore, type RmapRow, UnknownRunError } from '@mfsim/persistence';
 import { Attr, withSpan } from '@mfsim/telemetry';
+import { context, trace, type Span } from '@opentelemetry/api';
 
 import { ServiceEnv } from '../env';
 import { ENV, REDIS, ServiceKafkaRuntime } from '../infrastructure.module';
@@ -147,6 +148,42 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** One atomic step, then the messages it produced. */
   private async step(run: string, chain: string, incoming: Incoming): Promise<Outgoing[]> {
+    // A span per call into this subsystem that runs live in this step (memory_failure inside
+    // madvise_inject_error, …), parented as the calls nest; a call that waits ends its span.
+    const spans = new Map<string, Span>();
+    const tracer = trace.getTracer('mfsim');
+    const observer = {
+      enter: (rec: CallRecord): void => {
+        if (rec.caller !== null) return; // the step's own span stands for the chain root
+        const parent = spans.get(rec.id.slice(0, rec.id.lastIndexOf('.')));
+        const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
+        spans.set(rec.id, tracer.startSpan(KERNEL_FUNCTION[rec.op] ?? rec.op, { attributes: { 'mfsim.call.id': rec.id, ...callAttributes(rec.args) } }, ctx));
+      },
+      exit: (rec: CallRecord): void => {
+        const span = spans.get(rec.id);
+        if (!span) return;
+        span.setAttribute(Attr.ERRNO, typeof rec.result === 'string' ? rec.result : '0');
+        span.end();
+        spans.delete(rec.id);
+      },
+    };
+    try {
+      return await this.stepWith(run, chain, incoming, spans, observer);
+    } finally {
+      for (const span of spans.values()) {
+        span.setAttribute('mfsim.waiting', true);
+        span.end();
+      }
+    }
+  }
+
+  private async stepWith(
+    run: string,
+    chain: string,
+    incoming: Incoming,
+    spans: Map<string, Span>,
+    observer: NonNullable<ChainHost['observer']>,
+  ): Promise<Outgoing[]> {
     const result = await this.store.step(run, chain, async (view) => {
       const kernel = { [this.subsys]: view.state } as unknown as Kernel;
       const host: ChainHost = {
@@ -154,7 +191,11 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
         hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
         read: (op: ReadName, args: unknown) => view.read(op, args),
         records: view.records,
+        observer,
       };
+      const waiting = incoming.kind === 'reply' ? view.records.get(incoming.id.slice(0, incoming.id.lastIndexOf('.'))) : undefined;
+      // A resumed step is named after the hop that waited for this answer.
+      if (waiting) trace.getActiveSpan()?.updateName(KERNEL_FUNCTION[waiting.op] ?? waiting.op);
       const r = await handleIncoming(host, incoming);
       const touchedRecords = [...r.touched].map((id) => view.records.get(id)).filter((x): x is CallRecord => x !== undefined);
       return { touched: r.touched, value: { send: r.send, touchedRecords, root: view.records.get(chain) } };
@@ -176,7 +217,9 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
           result: out.panic ?? out.error ?? encodeJson(out.result ?? null),
         });
       }
-      await this.send(run, out);
+      const waiting = out.kind === 'call' ? spans.get(out.id.slice(0, out.id.lastIndexOf('.'))) : undefined;
+      if (waiting) await context.with(trace.setSpan(context.active(), waiting), () => this.send(run, out));
+      else await this.send(run, out);
     }
     return result.send;
   }
