@@ -166,7 +166,17 @@ async function runCommand(args: string[]): Promise<number> {
     if (opts.mode === 'distributed') {
       try {
         cluster ??= await KafkaCluster.connect({ ...stackTarget(), dropOnClose: false });
-        run = await runScenarioDistributed(l.scenario, cluster);
+        // Live progress on a terminal: set-up calls go through the services one at a time.
+        const tty = Boolean(process.stderr.isTTY);
+        run = await runScenarioDistributed(l.scenario, cluster, {
+          onSetup: (done, total) => {
+            if (tty && (done % 20 === 0 || done === total - 1)) process.stderr.write(`\r\u001b[K${l.scenario.name}: set-up ${done + 1}/${total} through the services`);
+          },
+          onInjection: (inj) => {
+            if (tty) process.stderr.write(`\r\u001b[K${l.scenario.name}: ${inj.injection.id} done (incident ${inj.incident.incident})`);
+          },
+        });
+        if (tty) process.stderr.write('\r\u001b[K');
       } catch (err) {
         if (!(err instanceof ClusterError)) throw err;
         process.stderr.write(`mfsim scenario run: ${err.message}\n`);
