@@ -6,6 +6,8 @@
  *   node bench/run-bench.js  (uses the last build)
  * Figures: scenario runs per second over the whole suite, and the pre-remove (unbind) walk
  * over a large synthetic filesystem, which is the longest call chain the model has.
+ *   node bench/run-bench.js --distributed [options]   then also runs bench/distributed-bench.js
+ *   (the five services over Kafka against the embedded model; options after --distributed go to it)
  */
 const { readdirSync, readFileSync, statSync, existsSync } = require('node:fs');
 const { join, resolve } = require('node:path');
@@ -93,3 +95,11 @@ function benchUnbind(files, procs) {
 console.log(`node ${process.version}, ${require('node:os').cpus().length} cpu(s)`);
 benchSuite(Number(process.env.BENCH_ROUNDS || 20));
 benchUnbind(Number(process.env.BENCH_FILES || 4000), Number(process.env.BENCH_PROCS || 200));
+
+const distributed = process.argv.indexOf('--distributed');
+if (distributed >= 0) {
+  console.log('');
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(process.execPath, [join(__dirname, 'distributed-bench.js'), ...process.argv.slice(distributed + 1)], { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+}
