@@ -650,10 +650,22 @@ async function main() {
   };
   const kafkaPid = Number(process.env.MFSIM_BENCH_KAFKA_PID) || pidListeningOn(portOf(target.brokers[0]));
   if (kafkaPid) pids.kafka = kafkaPid;
-  let pgPids = pidsNamed('postgres');
+  // PostgreSQL backends of this stack's database only (their title names it); every backend
+  // on the server when the database is not ours to know (--stack).
+  const dbName = stack ? stack.database.name : null;
+  const pgBackends = () =>
+    pidsNamed('postgres').filter((pid) => {
+      if (!dbName) return true;
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${dbName} `);
+      } catch {
+        return false;
+      }
+    });
+  let pgPids = pgBackends();
   const redisPids = pidsNamed('redis-server');
   const cpuGroups = () => {
-    pgPids = pidsNamed('postgres');
+    pgPids = pgBackends();
     const g = {};
     for (const k of ['pmem', 'dax', 'dm', 'xfs', 'mm', 'kafka']) if (pids[k]) g[k] = [pids[k]];
     g.bench = [process.pid];
@@ -770,21 +782,21 @@ async function main() {
 
   console.log('');
   console.log('CPU per injection by process (user+system from /proc, ms), and machine-wide busy CPU:');
-  const cpuNames = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process', kafka: 'Kafka broker', bench: 'bench (client)', postgres: 'postgres (all backends)', redis: 'redis-server' };
-  console.log(`  ${pad('process', 26)}${pad('idle (ms per s)', 18)}${pad(`sequential (${seq.done.length})`, 22)}in flight ×${options.inflight} (${inf.done.length})`);
+  const cpuNames = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process', kafka: 'Kafka broker', bench: 'bench (client)', postgres: dbName ? "postgres (this DB's backends)" : 'postgres (all backends)', redis: 'redis-server' };
+  console.log(`  ${pad('process', 30)}${pad('idle (ms per s)', 18)}${pad(`sequential (${seq.done.length})`, 22)}in flight ×${options.inflight} (${inf.done.length})`);
   let sumSeq = 0;
   let sumInf = 0;
   for (const k of Object.keys(cpuNames)) {
     if (seq.cpu[k] === undefined) continue;
     sumSeq += seq.cpu[k];
     sumInf += inf.cpu[k];
-    console.log(`  ${pad(cpuNames[k], 26)}${pad(ms((idle.cpu[k] ?? 0) / (idle.wallMs / 1000)), 18)}${pad(ms(seq.cpu[k] / Math.max(1, seq.done.length)), 22)}${ms(inf.cpu[k] / Math.max(1, inf.done.length))}`);
+    console.log(`  ${pad(cpuNames[k], 30)}${pad(ms((idle.cpu[k] ?? 0) / (idle.wallMs / 1000)), 18)}${pad(ms(seq.cpu[k] / Math.max(1, seq.done.length)), 22)}${ms(inf.cpu[k] / Math.max(1, inf.done.length))}`);
   }
   const idleSum = Object.values(idle.cpu).reduce((a, b) => a + b, 0) / (idle.wallMs / 1000);
-  console.log(`  ${pad('sum of the above', 26)}${pad(ms(idleSum), 18)}${pad(ms(sumSeq / Math.max(1, seq.done.length)), 22)}${ms(sumInf / Math.max(1, inf.done.length))}`);
+  console.log(`  ${pad('sum of the above', 30)}${pad(ms(idleSum), 18)}${pad(ms(sumSeq / Math.max(1, seq.done.length)), 22)}${ms(sumInf / Math.max(1, inf.done.length))}`);
   const idleRate = Object.values(idle.cpu).reduce((a, b) => a + b, 0) / idle.wallMs; // CPU ms per wall ms
   const net = (ph, sum) => (sum - idleRate * ph.wallMs) / Math.max(1, ph.done.length);
-  console.log(`  ${pad('sum net of the idle burn', 26)}${pad('', 18)}${pad(ms(net(seq, sumSeq)), 22)}${ms(net(inf, sumInf))}`);
+  console.log(`  ${pad('sum net of the idle burn', 30)}${pad('', 18)}${pad(ms(net(seq, sumSeq)), 22)}${ms(net(inf, sumInf))}`);
   const busyLine = (ph) => `${((ph.machine.busy / ph.machine.total) * 100).toFixed(0)}% busy, ${(((ph.machine.busy - Object.values(ph.cpu).reduce((a, b) => a + b, 0)) / ph.machine.total) * 100).toFixed(0)}% of it other work`;
   console.log(`  machine (${os.cpus().length} cpus): idle baseline ${busyLine(idle)}; sequential ${busyLine(seq)}; in flight ${busyLine(inf)}`);
 
