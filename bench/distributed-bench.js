@@ -18,6 +18,7 @@
  *                      then covers the injections that ran
  *   --setup-calls      boot through the services (mount + N page faults as root calls over
  *                      Kafka, timed) instead of handing them the embedded boot's state
+ *                      (for the sequential run; the in-flight run is always handed the state)
  *   --stack            use the running `mfsim stack up` (tools/cli stackTarget()) instead of a
  *                      TestStack of its own
  *   --no-probes        skip the Kafka / PostgreSQL / Redis / codec round-trip probes
