@@ -18,7 +18,7 @@ import {
   XFS_RMAP_ATTR_FORK,
   XFS_RMAP_BMBT_BLOCK,
   XFS_RMAP_OWN,
-  xfsRmapCompare,
+  XfsRmapBtree,
   PAGE_SHIFT,
   type Bdev,
   type Errno,
@@ -59,7 +59,7 @@ export function resolveBdev(scenario: Scenario, name: string): Bdev {
   throw new Error(`unknown block device ${name}`);
 }
 
-function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRmapIrec[][] {
+function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRmapBtree[] {
   const perAg: XfsRmapIrec[][] = Array.from({ length: Number(agCount) }, () => []);
   const add = (block: bigint, count: bigint, owner: bigint, offset: bigint, flags: number): void => {
     const ag = perAg[Number(block / agBlocks)];
@@ -72,8 +72,7 @@ function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRm
     for (const a of f.attrBlocks) add(a.block, a.count, f.ino, 0n, XFS_RMAP_ATTR_FORK);
     for (const b of f.bmbtBlocks) add(b.block, b.count, f.ino, 0n, XFS_RMAP_BMBT_BLOCK);
   }
-  for (const ag of perAg) ag.sort(xfsRmapCompare);
-  return perAg;
+  return perAg.map((ag) => XfsRmapBtree.fromRecords(ag));
 }
 
 function createMount(scenario: Scenario, fs: FilesystemSpec): XfsMount {

@@ -217,7 +217,9 @@ function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
 export function* invalidateInodePages2Range(mm: MmState, args: { mapping: MappingId; start: bigint; end: bigint }): Hop<Rc> {
   const entries = mm.daxEntries.get(args.mapping);
   if (entries) {
-    for (const [index, entry] of [...entries]) {
+    // xa_for_each_range() from the first index a PMD entry covering start could sit at.
+    const from = args.start > PG_PMD_NR - 1n ? args.start - (PG_PMD_NR - 1n) : 0n;
+    for (const [index, entry] of [...entries.range(from, args.end)]) {
       const last = entry.pmd ? index + PG_PMD_NR - 1n : index;
       if (last < args.start || index > args.end) continue;
       daxDisassociateEntry(mm, entry);

@@ -9,7 +9,9 @@ import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
 import { lookup, mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
+import { xfsIextLookupExtent } from './iext-tree';
 import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
+import { XfsRmapBtree } from './rmap-btree';
 
 /** fs/xfs/xfs_mount.h shutdown flags. */
 export const SHUTDOWN = {
@@ -83,8 +85,8 @@ export interface XfsMount {
   frozenUser: boolean;
   frozenKernel: boolean;
   readonly inodes: Map<bigint, XfsInode>;
-  /** Per AG, in key order. */
-  readonly rmap: XfsRmapIrec[][];
+  /** Per AG: the rmapbt (records in key order, overlapped queries, refcounts). */
+  readonly rmap: XfsRmapBtree[];
 }
 
 export interface XfsState {
@@ -300,7 +302,7 @@ function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigi
     }
     const last = xfsAgLength(mp, agno) - 1n;
     walk.notify = { startblock: low, blockcount: (last < high ? last : high) + 1n - low };
-    for (const rec of xfsRmapQueryRange(mp.rmap[Number(agno)] ?? [], low, high)) {
+    for (const rec of xfsRmapQueryRange(mp.rmap[Number(agno)] ?? EMPTY_RMAP, low, high)) {
       const rc = yield* xfsDaxFailureFn(walk, rec);
       if (rc !== 0) {
         error = rc;
@@ -373,11 +375,16 @@ export type XfsIomap =
   | { readonly rc: 0; readonly type: 'hole'; readonly count: bigint }
   | { readonly rc: 0; readonly type: 'mapped'; readonly daxDev: string; readonly daxPgoff: bigint; readonly count: bigint; readonly shared: boolean };
 
-/** How many data extents (of any file) cover this block: > 1 means reflinked. */
+const EMPTY_RMAP = new XfsRmapBtree();
+
+/**
+ * How many data extents (of any file) cover this block: > 1 means reflinked. The refcount
+ * btree answers it (xfs_refcount_find_shared()); no owner list is built.
+ */
 export function xfsBlockRefcount(mp: XfsMount, block: bigint): number {
   const agno = block / mp.agBlocks;
   const agbno = block % mp.agBlocks;
-  return xfsRmapQueryRange(mp.rmap[Number(agno)] ?? [], agbno, agbno).filter((r) => !xfsRmapIsMetadata(r)).length;
+  return mp.rmap[Number(agno)]?.refcount(agbno) ?? 0;
 }
 
 /**
@@ -394,9 +401,9 @@ export function* xfsDaxIomapBegin(state: XfsState, args: { fs: string; ino: bigi
   if (!ip) return { rc: 'EIO' };
   if (!xfsInodeIsDax(mp, ip)) return { rc: 0, type: 'pagecache' };
   const fb = args.pgoff; // DAX needs blocksize == PAGE_SIZE: one block is one page
-  const ext = ip.extents.find((e) => e.offset <= fb && fb < e.offset + e.count);
+  const { got: ext, next: nextExt } = xfsIextLookupExtent(ip, fb);
   if (!ext) {
-    const next = ip.extents.filter((e) => e.offset > fb).reduce<bigint | null>((m, e) => (m === null || e.offset < m ? e.offset : m), null);
+    const next = nextExt?.offset ?? null;
     const count = next === null ? args.count : next - fb;
     return { rc: 0, type: 'hole', count: count < args.count ? count : args.count };
   }
@@ -423,7 +430,7 @@ export function* xfsReadFolio(state: XfsState, args: { fs: string; ino: bigint; 
   const chunk = mp.blockSize < PAGE_SIZE ? mp.blockSize : PAGE_SIZE;
   for (let pos = args.pgoff * PAGE_SIZE; pos < (args.pgoff + 1n) * PAGE_SIZE; pos += chunk) {
     const fb = pos / mp.blockSize;
-    const ext = ip.extents.find((e) => e.offset <= fb && fb < e.offset + e.count);
+    const ext = xfsIextLookupExtent(ip, fb).got;
     if (!ext) continue;
     const sector = ((ext.block + fb - ext.offset) * mp.blockSize + (pos % mp.blockSize)) >> SECTOR_SHIFT;
     const nrSectors = chunk >> SECTOR_SHIFT;
