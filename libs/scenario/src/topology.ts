@@ -25,6 +25,7 @@ import {
   type Kernel,
   type MappedDevice,
   type TraceCall,
+  type TraceLevel,
   type XfsMount,
   type XfsRmapIrec,
 } from '@mfsim/kernel-model';
@@ -36,7 +37,7 @@ export interface MountOutcome {
 
 export interface BootedKernel {
   readonly kernel: Kernel;
-  /** Traces of the set-up calls (dm tables, mounts, faults), in order. */
+  /** Traces of the set-up calls (dm tables, mounts, faults), in order; empty unless asked for. */
   readonly setupTraces: TraceCall[];
   readonly mounts: Map<string, MountOutcome>;
 }
@@ -113,7 +114,10 @@ function createMount(scenario: Scenario, fs: FilesystemSpec): XfsMount {
 }
 
 /** Boots the topology and faults the declared pages in. */
-export function bootScenario(scenario: Scenario): BootedKernel {
+export function bootScenario(scenario: Scenario, opts: { trace?: TraceLevel } = {}): BootedKernel {
+  // Set-up traces are kept only when asked for ('full'); 'summary' and 'none' keep none.
+  const keep = (opts.trace ?? 'full') === 'full';
+  const runOpts = { trace: keep ? ('full' as const) : ('none' as const) };
   const kernel: Kernel = {
     pmem: createPmemState(),
     dax: createDaxState(),
@@ -138,7 +142,8 @@ export function bootScenario(scenario: Scenario): BootedKernel {
     });
     const ns = kernel.pmem.namespaces.get(p.name);
     if (ns && pmemCapacity(ns) <= 0n) throw new Error(`pmem ${p.name} has no capacity`);
-    setupTraces.push(runCall(kernel, 'dax.allocDax', { name: p.name, kind: 'pmem', daxCapable: p.mode === 'fsdax' }, boot).trace);
+    const r = runCall(kernel, 'dax.allocDax', { name: p.name, kind: 'pmem', daxCapable: p.mode === 'fsdax' }, boot, runOpts);
+    if (keep) setupTraces.push(r.trace);
   }
 
   for (const d of scenario.dm) {
@@ -158,14 +163,15 @@ export function bootScenario(scenario: Scenario): BootedKernel {
       removed: false,
     };
     kernel.dm.devices.set(d.name, md);
-    setupTraces.push(runCall(kernel, 'dm.dmCreate', { name: d.name }, boot).trace);
+    const r = runCall(kernel, 'dm.dmCreate', { name: d.name }, boot, runOpts);
+    if (keep) setupTraces.push(r.trace);
   }
 
   const mounts = new Map<string, MountOutcome>();
   for (const fs of scenario.filesystems) {
     kernel.xfs.mounts.set(fs.name, createMount(scenario, fs));
-    const r = runCall(kernel, 'xfs.xfsMount', { fs: fs.name }, boot);
-    setupTraces.push(r.trace);
+    const r = runCall(kernel, 'xfs.xfsMount', { fs: fs.name }, boot, runOpts);
+    if (keep) setupTraces.push(r.trace);
     mounts.set(fs.name, { mountError: r.result?.mountError ?? null });
   }
 
@@ -201,7 +207,8 @@ export function bootScenario(scenario: Scenario): BootedKernel {
       if (mounts.get(m.fs)?.mountError) continue;
       for (const page of m.faulted) {
         const addr = m.start + (BigInt(page) << PAGE_SHIFT);
-        setupTraces.push(runCall(kernel, 'mm.userFault', { pid: proc.pid, addr }, { current: proc.pid }).trace);
+        const r = runCall(kernel, 'mm.userFault', { pid: proc.pid, addr }, { current: proc.pid }, runOpts);
+        if (keep) setupTraces.push(r.trace);
       }
     }
   }

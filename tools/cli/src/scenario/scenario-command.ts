@@ -108,7 +108,9 @@ async function runCommand(args: string[]): Promise<number> {
       printIssues(l.issues);
       continue;
     }
-    const run = runScenario(l.scenario);
+    // Full traces for the human report (set-up ones only with --verbose, which prints them);
+    // --json prints no trace, so none is kept.
+    const run = runScenario(l.scenario, undefined, { trace: opts.json ? 'none' : 'full', setupTrace: opts.verbose && !opts.json ? 'full' : 'none' });
     if (run.pass) passed++;
     else failed++;
     if (opts.json) {
