@@ -18,3 +18,4 @@ export * from './mm/xarray';
 export * from './mm/memory-failure';
 export * from './mm/fault';
 export * from './mm/inject';
+export * from './prng';

@@ -132,8 +132,26 @@ export function findTask(mm: MmState, pid: number): Task | undefined {
   return mm.pids.get(pid);
 }
 
+/** A task's VMAs by start address (the mm's maple tree), derived once per VMA list. */
+const vmasByStart = new WeakMap<readonly Vma[], readonly Vma[]>();
+
+/** find_vma() proper: the VMA holding addr, by binary search over the VMAs in address order. */
 export function findVma(task: Task, addr: bigint): Vma | undefined {
-  return task.vmas.find((v) => addr >= v.start && addr < v.start + (v.pages << PAGE_SHIFT));
+  let sorted = vmasByStart.get(task.vmas);
+  if (!sorted || sorted.length !== task.vmas.length) {
+    sorted = [...task.vmas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    vmasByStart.set(task.vmas, sorted);
+  }
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as Vma).start <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  // VMAs of a task do not overlap (the format checks it); the last one starting at or below addr.
+  const v = sorted[lo - 1];
+  return v && addr < v.start + (v.pages << PAGE_SHIFT) ? v : undefined;
 }
 
 /** linear_page_index(): the file page an address of this VMA maps. */
@@ -192,7 +210,18 @@ export function lookupDaxEntry(mm: MmState, mapping: MappingId, index: bigint): 
 export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint, last: bigint): { entry: DaxEntry; first: bigint; last: bigint }[] {
   const entries = mm.daxEntries.get(mapping);
   const out: { entry: DaxEntry; first: bigint; last: bigint }[] = [];
-  if (!entries || last < first) return out;
+  if (!entries || last < first || entries.size === 0) return out;
+  if (last - first < 16n) {
+    // A short range: look every index up, as the kernel does.
+    for (let i = first; i <= last; i++) {
+      const entry = lookupDaxEntry(mm, mapping, i);
+      if (!entry) continue;
+      const prev = out[out.length - 1];
+      if (prev && prev.entry === entry && prev.last === i - 1n) prev.last = i;
+      else out.push({ entry, first: i, last: i });
+    }
+    return out;
+  }
   const from = first > PG_PMD_NR - 1n ? first - (PG_PMD_NR - 1n) : 0n;
   for (const [index, entry] of entries.range(from, last)) {
     const end = entry.pmd ? index + PG_PMD_NR - 1n : index;

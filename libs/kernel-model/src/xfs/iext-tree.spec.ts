@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../prng';
-import { xfsIextLookupExtent } from './iext-tree';
+import { XfsIextTree, xfsIextLookupExtent } from './iext-tree';
 import type { XfsExtent } from './xfs';
 
 describe('iext tree lookup = scanning the extents (seeded random)', () => {
@@ -22,10 +22,13 @@ describe('iext tree lookup = scanning the extents (seeded random)', () => {
         const j = rng.int(0, i);
         [extents[i], extents[j]] = [extents[j] as XfsExtent, extents[i] as XfsExtent];
       }
+      const tree = XfsIextTree.from(extents);
+      assert.equal(tree.length, extents.length);
       for (let fb = 0n; fb < BigInt(off + 10); fb++) {
         const got = extents.find((e) => e.offset <= fb && fb < e.offset + e.count) ?? null;
         const next = extents.filter((e) => e.offset > fb).reduce<XfsExtent | null>((m, e) => (m === null || e.offset < m.offset ? e : m), null);
         assert.deepEqual(xfsIextLookupExtent({ extents }, fb), { got, next }, `block ${fb}`);
+        assert.deepEqual(xfsIextLookupExtent({ extents: tree }, fb), { got, next }, `tree, block ${fb}`);
       }
     });
   }

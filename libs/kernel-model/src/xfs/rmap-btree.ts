@@ -26,6 +26,13 @@ import {
 
 const EMPTY_F64 = new Float64Array(0);
 
+/** Block numbers as numbers: u32 columns while every block fits (AG blocks are u32 on disk), else f64. */
+type BlockColumn = Uint32Array | Float64Array;
+
+function blockColumn(n: number, max: number): BlockColumn {
+  return max <= 0xffff_ffff ? new Uint32Array(n) : new Float64Array(n);
+}
+
 /** Disjoint ranges [start, end] (AG blocks) of data blocks mapped by ≥ 2 records, with the count. */
 export class XfsRefcountBtree {
   constructor(
@@ -97,13 +104,13 @@ function isMetadata(owner: bigint, flags: number): boolean {
 
 export class XfsRmapBtree {
   private n = 0;
-  private startblock: Float64Array = EMPTY_F64;
-  private blockcount: Float64Array = EMPTY_F64;
+  private startblock: BlockColumn = EMPTY_F64;
+  private blockcount: BlockColumn = EMPTY_F64;
   private owner: BigUint64Array = new BigUint64Array(0);
   private offset: BigUint64Array = new BigUint64Array(0);
   private flags: Uint8Array = new Uint8Array(0);
   /** Implicit tree: leaves at [size, size+n), node i holds the highest last block below it. */
-  private high: Float64Array = EMPTY_F64;
+  private high: BlockColumn = EMPTY_F64;
   private size = 1;
   private refc: XfsRefcountBtree | null = null;
   /** Records inserted since the last build (xfs_rmap_map() at run time: tests only). */
@@ -120,7 +127,7 @@ export class XfsRmapBtree {
    * Bulk load from columns already in key order (the fast path for big synthetic filesystems):
    * startblock/blockcount as numbers, owner/offset as u64, flags. The arrays are kept.
    */
-  static fromSortedColumns(c: { startblock: Float64Array; blockcount: Float64Array; owner: BigUint64Array; offset: BigUint64Array; flags: Uint8Array }): XfsRmapBtree {
+  static fromSortedColumns(c: { startblock: BlockColumn; blockcount: BlockColumn; owner: BigUint64Array; offset: BigUint64Array; flags: Uint8Array }): XfsRmapBtree {
     const bt = new XfsRmapBtree();
     bt.n = c.startblock.length;
     bt.startblock = c.startblock;
@@ -138,8 +145,13 @@ export class XfsRmapBtree {
     if (!sorted) records.sort(xfsRmapCompare);
     const n = records.length;
     this.n = n;
-    this.startblock = new Float64Array(n);
-    this.blockcount = new Float64Array(n);
+    let max = 0;
+    for (const r of records) {
+      const last = Number(r.startblock + r.blockcount);
+      if (last > max) max = last;
+    }
+    this.startblock = blockColumn(n, max);
+    this.blockcount = blockColumn(n, max);
     this.owner = new BigUint64Array(n);
     this.offset = new BigUint64Array(n);
     this.flags = new Uint8Array(n);
@@ -159,7 +171,14 @@ export class XfsRmapBtree {
     let size = 1;
     while (size < n) size <<= 1;
     this.size = size;
-    const high = new Float64Array(2 * size).fill(-Infinity);
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      // An empty record (blockcount 0) ends before it starts: −1 at block 0 needs f64.
+      const last = this.blockcount[i] === 0 ? Infinity : (this.startblock[i] as number) + (this.blockcount[i] as number);
+      if (last > max) max = last;
+    }
+    // Empty leaves (past n) hold 0: they are never reported, the walk stops at n.
+    const high = blockColumn(2 * size, max);
     for (let i = 0; i < n; i++) high[size + i] = (this.startblock[i] as number) + (this.blockcount[i] as number) - 1;
     for (let i = size - 1; i >= 1; i--) {
       const l = high[2 * i] as number;
@@ -168,6 +187,7 @@ export class XfsRmapBtree {
     }
     this.high = high;
     this.refc = null;
+    this.walkStack = null;
   }
 
   /** Applies pending inserts (rebuilds: inserts only happen in tests). */
@@ -244,22 +264,40 @@ export class XfsRmapBtree {
   private overlapped(low: number, high: number, fn: (i: number) => void): void {
     const u = this.upper(high);
     if (u === 0) return;
-    const size = this.size;
     const tree = this.high;
-    // Depth-first, left to right, over nodes whose leaf range starts below u.
-    const stack: number[] = [1, 0, size];
-    while (stack.length > 0) {
-      const width = stack.pop() as number;
-      const first = stack.pop() as number;
-      const node = stack.pop() as number;
+    // Depth-first, left to right, over nodes whose leaf range starts below u: node i covers
+    // leaves [first, first + width). The stack holds (node, first, width) triples.
+    const stack = this.stack();
+    let sp = 0;
+    stack[sp++] = 1;
+    stack[sp++] = 0;
+    stack[sp++] = this.size;
+    while (sp > 0) {
+      const width = stack[--sp] as number;
+      const first = stack[--sp] as number;
+      const node = stack[--sp] as number;
       if (first >= u || (tree[node] as number) < low) continue;
       if (width === 1) {
         fn(first);
         continue;
       }
       const half = width >> 1;
-      stack.push(2 * node + 1, first + half, half, 2 * node, first, half);
+      stack[sp++] = 2 * node + 1;
+      stack[sp++] = first + half;
+      stack[sp++] = half;
+      stack[sp++] = 2 * node;
+      stack[sp++] = first;
+      stack[sp++] = half;
     }
+  }
+
+  private walkStack: Float64Array | null = null;
+
+  /** Scratch stack for overlapped(): depth ≤ log2(size) + 1, two children pushed per level. */
+  private stack(): Float64Array {
+    const need = 3 * (2 * (Math.log2(this.size) + 2));
+    if (!this.walkStack || this.walkStack.length < need) this.walkStack = new Float64Array(need);
+    return this.walkStack;
   }
 
   /**

@@ -9,7 +9,7 @@ import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
 import { lookup, mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
-import { xfsIextLookupExtent } from './iext-tree';
+import { xfsIextLookupExtent, type XfsIextTree } from './iext-tree';
 import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
 import { XfsRmapBtree } from './rmap-btree';
 
@@ -49,7 +49,8 @@ export interface XfsInode {
   readonly cache: 'active' | 'uncached' | 'transient';
   /** The per-inode DAX flag (FS_XFLAG_DAX), used with dax=inode. */
   readonly daxFlag: boolean;
-  readonly extents: readonly XfsExtent[];
+  /** The data fork's extents: a plain array (any order), or the compact iext tree. */
+  readonly extents: readonly XfsExtent[] | XfsIextTree;
 }
 
 export interface XfsBuftarg {
