@@ -121,6 +121,7 @@ const TOP_KEYS = [
   'description',
   'sysctl',
   'hwpoisonFilter',
+  'unbindStrategy',
   'pmem',
   'dm',
   'filesystems',
@@ -1715,6 +1716,7 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
   const description = top.take('description', { default: '' }, (v, p) => r.string(v, p));
   const sysctl = readSysctl(r, top);
   const hwpoisonFilter = top.take('hwpoisonFilter', { default: false }, (v, p) => r.boolean(v, p));
+  const unbindStrategy = top.take('unbindStrategy', { default: 'rmap' as const }, r.oneOf(['rmap', 'pfn-walk', 'inode-walk'] as const));
 
   const known: Known = {
     devices: new Index(),
@@ -1737,6 +1739,7 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
     file,
     sysctl,
     hwpoisonFilter: hwpoisonFilter!,
+    ...(unbindStrategy && unbindStrategy !== 'rmap' ? { unbindStrategy } : {}),
     pmem: pmem.map(({ entry: _e, badblocks, partitions, ...rest }) => ({
       ...(rest as Omit<PmemSpec, 'badblocks' | 'partitions'>),
       badblocks: badblocks.map(({ entry: _b, ...bb }) => bb as PmemSpec['badblocks'][number]),

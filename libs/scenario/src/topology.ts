@@ -122,7 +122,7 @@ export function bootScenario(scenario: Scenario, opts: { trace?: TraceLevel } = 
     pmem: createPmemState(),
     dax: createDaxState(),
     dm: createDmState(),
-    xfs: createXfsState(),
+    xfs: createXfsState({ unbindStrategy: scenario.unbindStrategy ?? 'rmap' }),
     mm: createMmState({ sysctl: scenario.sysctl, hwpoisonFilter: scenario.hwpoisonFilter }),
     panic: null,
   };
