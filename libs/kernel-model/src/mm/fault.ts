@@ -217,9 +217,12 @@ function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
 export function* invalidateInodePages2Range(mm: MmState, args: { mapping: MappingId; start: bigint; end: bigint }): Hop<Rc> {
   const entries = mm.daxEntries.get(args.mapping);
   if (entries) {
-    // xa_for_each_range() from the first index a PMD entry covering start could sit at.
-    const from = args.start > PG_PMD_NR - 1n ? args.start - (PG_PMD_NR - 1n) : 0n;
-    for (const [index, entry] of [...entries.range(from, args.end)]) {
+    // xa_for_each_range(): a PMD entry covering start sits at start's 2 MiB-aligned index.
+    const head = args.start & ~(PG_PMD_NR - 1n);
+    const pmdHead = head < args.start ? entries.get(head) : undefined;
+    const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
+    for (const hit of entries.range(args.start, args.end)) hits.push(hit);
+    for (const [index, entry] of hits) {
       const last = entry.pmd ? index + PG_PMD_NR - 1n : index;
       if (last < args.start || index > args.end) continue;
       daxDisassociateEntry(mm, entry);

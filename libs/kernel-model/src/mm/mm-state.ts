@@ -222,8 +222,12 @@ export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint
     }
     return out;
   }
-  const from = first > PG_PMD_NR - 1n ? first - (PG_PMD_NR - 1n) : 0n;
-  for (const [index, entry] of entries.range(from, last)) {
+  // A PMD entry covering `first` sits at first's 2 MiB-aligned index; the rest are in range.
+  const head = first & ~(PG_PMD_NR - 1n);
+  const pmdHead = head < first ? entries.get(head) : undefined;
+  const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
+  for (const hit of entries.range(first, last)) hits.push(hit);
+  for (const [index, entry] of hits) {
     const end = entry.pmd ? index + PG_PMD_NR - 1n : index;
     if (end < first) continue;
     const lo = index > first ? index : first;
