@@ -92,21 +92,19 @@ const VMA_BASE = 0x7f00_0000_0000n;
  * 1000 files mapped by an early-kill process, 20 pages each faulted. Then 10^5 single-page
  * failures (corrupt-pfn) on random data blocks, and 10^5 rmap lookups.
  */
-async function caseRmap(n, variant) {
-  const long = variant === 'long';
+function buildRmapMachine(n, { long = false, minAgs = 0, mappedFiles = 1000, filesPerProc = 1000, mceKill = 'early' } = {}) {
   const PER_AG = 1 << 20;
-  const agCount = Math.ceil(n / PER_AG);
+  const agCount = Math.max(minAgs, Math.ceil(n / PER_AG));
   const agBlocks = 1n << 22n;
-  const t0 = performance.now();
   const { k, ns } = machine(agCount * 2 ** 22);
   const rmap = [];
   const inodes = new Map();
   for (let ag = 0; ag < agCount; ag++) {
     const first = ag * PER_AG;
-    const count = Math.min(PER_AG, n - first) + (long ? 1 : 0);
+    const count = Math.max(0, Math.min(PER_AG, n - first)) + (long && first < n ? 1 : 0);
     const c = { startblock: new Uint32Array(count), blockcount: new Uint32Array(count), owner: new BigUint64Array(count), offset: new BigUint64Array(count), flags: new Uint8Array(count) };
     let j = 0;
-    for (let r = first; r < first + count - (long ? 1 : 0); r++) {
+    for (let r = first; r < first + count - (long && first < n ? 1 : 0); r++) {
       c.startblock[j] = (r - first) * 4;
       c.blockcount[j] = 2;
       c.owner[j] = BigInt(1000 + Math.floor(r / 10));
@@ -122,7 +120,7 @@ async function caseRmap(n, variant) {
       }
     }
     rmap.push(km.XfsRmapBtree.fromSortedColumns(c));
-    if (long) {
+    if (long && first < n) {
       const ino = BigInt(1e9 + ag);
       inodes.set(ino, { ino, path: `/long${ag}`, kind: 'regular', cache: 'active', daxFlag: false, extents: [{ offset: 0n, block: BigInt(ag) * agBlocks, count: 1n << 21n }] });
     }
@@ -142,14 +140,22 @@ async function caseRmap(n, variant) {
     inodes.set(ino, { ino, path: `/f${f}`, kind: 'regular', cache: 'active', daxFlag: false, extents: km.XfsIextTree.fromTriples(triples) });
   }
   mountXfs(k, ns, { agBlocks, rmap, inodes });
-  const mapped = Math.min(files, 1000);
-  const vmas = [];
-  for (let f = 0; f < mapped; f++) {
-    const ino = BigInt(1000 + f);
-    vmas.push({ start: VMA_BASE + BigInt(f) * (1n << 21n), pages: 20n, pgoff: 0n, mapping: km.mappingId('xfs0', ino), fs: 'xfs0', ino, path: `/f${f}`, shared: true, pmd: false });
+  const mapped = Math.min(files, mappedFiles);
+  for (let p = 0; p * filesPerProc < mapped; p++) {
+    const vmas = [];
+    for (let f = p * filesPerProc; f < Math.min(mapped, (p + 1) * filesPerProc); f++) {
+      const ino = BigInt(1000 + f);
+      vmas.push({ start: VMA_BASE + BigInt(f - p * filesPerProc) * (1n << 21n), pages: 20n, pgoff: 0n, mapping: km.mappingId('xfs0', ino), fs: 'xfs0', ino, path: `/f${f}`, shared: true, pmd: false });
+    }
+    km.mmAddTask(k.mm, { pid: 100 + p, comm: `b${p}`, mceKill, capSysAdmin: true, vmas });
+    for (const v of vmas) for (let q = 0n; q < 20n; q++) fault(k, 100 + p, v.start + (q << 12n));
   }
-  km.mmAddTask(k.mm, { pid: 100, comm: 'bench', mceKill: 'early', capSysAdmin: true, vmas });
-  for (const v of vmas) for (let p = 0n; p < 20n; p++) fault(k, 100, v.start + (p << 12n));
+  return { k, ns, rmap, PER_AG, mapped };
+}
+
+async function caseRmap(n, variant) {
+  const t0 = performance.now();
+  const { k, ns, rmap, PER_AG, mapped } = buildRmapMachine(n, { long: variant === 'long' });
   const setupMs = performance.now() - t0;
   const mem = memMB();
   for (const bt of rmap) bt.refcountBtree();
@@ -198,7 +204,7 @@ async function caseReflink(kSharers) {
  * Whole-device unbind with P faulted pages. plain: files of 64 contiguous blocks, 16 files
  * per process; fragmented: one file of P one-block extents (every other block), one process.
  */
-async function caseUnbind(pages, variant, strategy = 'rmap') {
+async function caseUnbind(pages, variant) {
   const t0 = performance.now();
   const { k, ns } = machine(Math.max(1 << 20, pages * 4));
   const agBlocks = 1n << 22n;
@@ -249,15 +255,36 @@ async function caseUnbind(pages, variant, strategy = 'rmap') {
   const mem = memMB();
   const before = [...k.mm.pageTables.values()].reduce((s, m) => s + m.size, 0);
   const t1 = performance.now();
-  const r = km.runCall(k, 'pmem.ndPmemRemove', { disk: 'pmem0' }, { current: 1 }, { ...NONE, ...(strategy !== 'rmap' ? { unbindStrategy: strategy } : {}) });
+  const r = km.runCall(k, 'pmem.ndPmemRemove', { disk: 'pmem0' }, { current: 1 }, NONE);
   const unbindMs = performance.now() - t1;
   const after = [...k.mm.pageTables.values()].reduce((s, m) => s + m.size, 0);
   return { setupMs: Math.round(setupMs), ...mem, faulted: before, left: after, rc: r.result, unbindMs: Math.round(unbindMs), shutdown: km.shutdownName(k.xfs.mounts.get('xfs0')) };
 }
 
+/**
+ * The device-removal debate: a 1 TiB namespace (256 AGs of 16 GiB), N rmap records (10^7 by
+ * default: 10^6 files × 10 extents), 50,000 files × 20 pages = 10^6 pages faulted by 50
+ * processes; then unbind with the given strategy.
+ */
+async function caseStrategy(n, strategy) {
+  const t0 = performance.now();
+  const pages = Number(process.env.BENCH_STRATEGY_PAGES || 1e6);
+  const { k, ns } = buildRmapMachine(n, { minAgs: 64, mappedFiles: Math.ceil(pages / 20), filesPerProc: 1000, mceKill: 'default' });
+  if (strategy !== 'rmap') k.xfs.unbindStrategy = strategy;
+  const setupMs = performance.now() - t0;
+  const mem = memMB();
+  const before = [...k.mm.pageTables.values()].reduce((s, m) => s + m.size, 0);
+  const t1 = performance.now();
+  const r = km.runCall(k, 'pmem.ndPmemRemove', { disk: 'pmem0' }, { current: 1 }, NONE);
+  const unbindMs = performance.now() - t1;
+  const after = [...k.mm.pageTables.values()].reduce((s, m) => s + m.size, 0);
+  const bytes = km.pmemCapacity(ns);
+  return { setupMs: Math.round(setupMs), ...mem, deviceGiB: Number(bytes >> 30n), faulted: before, left: after, signals: k.mm.signals.length, rc: r.result, unbindMs: Math.round(unbindMs), shutdown: km.shutdownName(k.xfs.mounts.get('xfs0')) };
+}
+
 const [, , name, sizeArg, variant] = process.argv;
 const size = Number(sizeArg);
-const cases = { rmap: caseRmap, reflink: caseReflink, unbind: caseUnbind };
+const cases = { rmap: caseRmap, reflink: caseReflink, unbind: caseUnbind, strategy: caseStrategy };
 void cases[name](size, variant).then((out) => {
   process.stdout.write(`${JSON.stringify({ case: name, size, variant: variant ?? null, ...out })}\n`);
 });

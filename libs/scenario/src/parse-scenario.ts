@@ -13,6 +13,7 @@
  * `start` or `addr` field; a key of a mapping names the key (`expect.injections.i9`).
  */
 import { LineCounter, parseDocument } from 'yaml';
+import { expandGenerated } from './generate';
 
 import type {
   BlockRange,
@@ -1711,6 +1712,8 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
     );
     return { ok: false, issues: r.issues };
   }
+  // Generated sections (generate.ts) become ordinary entries first, validated like the rest.
+  expandGenerated(root as Map<string, unknown>, (path, message) => r.issue(path, message));
   const top = r.mapping(root, '', TOP_KEYS)!;
   const name = top.take('name', REQUIRED, (v, p) => r.text(v, p));
   const description = top.take('description', { default: '' }, (v, p) => r.string(v, p));
