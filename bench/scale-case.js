@@ -282,9 +282,50 @@ async function caseStrategy(n, strategy) {
   return { setupMs: Math.round(setupMs), ...mem, deviceGiB: Number(bytes >> 30n), faulted: before, left: after, signals: k.mm.signals.length, rc: r.result, unbindMs: Math.round(unbindMs), shutdown: km.shutdownName(k.xfs.mounts.get('xfs0')) };
 }
 
+/**
+ * A topology of N files (one 4-block extent each) and 100 processes mapping 4 files each,
+ * faulted: written out in YAML, or as generate: sections. Parse + validate, then boot.
+ */
+async function caseTopology(n, form) {
+  const { parseScenario, runScenario } = require('../libs/scenario/dist');
+  const head = [
+    `name: bench-topology-${n}`,
+    'pmem:',
+    '  - { name: pmem0, physAddr: "0x100000000", size: 64GiB, dataOffset: "0x40200000" }',
+    'filesystems:',
+    '  - name: xfs0',
+    '    device: pmem0',
+    '    agBlocks: 262144',
+    '    metadata: [{ owner: OWN_FS, block: 0, count: 4 }]',
+  ];
+  const lines = [...head];
+  if (form === 'generate') {
+    lines.push(`    generate: { files: ${n}, extents: { count: 1, blocks: 4 }, firstBlock: 1024, firstIno: 1000, seed: 1 }`);
+    lines.push('processes:', '  - generate: { count: 100, fs: xfs0, mapsPerProcess: 4, faulted: all, firstPid: 100, seed: 1 }');
+  } else {
+    lines.push('    files:');
+    for (let i = 0; i < n; i++) lines.push(`      - { path: /gen/f${i}, ino: ${1000 + i}, extents: [{ offset: 0, block: ${1024 + 4 * i}, count: 4 }] }`);
+    lines.push('processes:');
+    for (let p = 0; p < 100; p++) {
+      lines.push(`  - pid: ${100 + p}`, `    comm: gen${p}`, '    mmaps:');
+      for (let m = 0; m < 4; m++) lines.push(`      - { fs: xfs0, path: /gen/f${(p * 4 + m) % n}, start: "0x${(0x7f0000000000 + m * 0x200000).toString(16)}", pgoff: 0, pages: 4, faulted: all }`);
+    }
+  }
+  lines.push('injections:', '  - id: u', '    unbind: { device: pmem0, pid: 1 }');
+  const text = lines.join('\n');
+  const t0 = performance.now();
+  const parsed = parseScenario(text, '<bench>');
+  const parseMs = performance.now() - t0;
+  if (!parsed.ok) throw new Error(parsed.issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('\n'));
+  const t1 = performance.now();
+  const run = runScenario(parsed.scenario, undefined, { trace: 'none' });
+  const bootMs = performance.now() - t1;
+  return { yamlKB: Math.round(text.length / 1024), parseMs: Math.round(parseMs), bootMs: Math.round(bootMs), ...memMB(), signals: run.outcome.signals.length };
+}
+
 const [, , name, sizeArg, variant] = process.argv;
 const size = Number(sizeArg);
-const cases = { rmap: caseRmap, reflink: caseReflink, unbind: caseUnbind, strategy: caseStrategy };
+const cases = { rmap: caseRmap, reflink: caseReflink, unbind: caseUnbind, strategy: caseStrategy, topology: caseTopology };
 void cases[name](size, variant).then((out) => {
   process.stdout.write(`${JSON.stringify({ case: name, size, variant: variant ?? null, ...out })}\n`);
 });
