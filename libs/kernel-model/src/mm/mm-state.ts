@@ -5,7 +5,7 @@
  */
 import type { Errno } from '../errno';
 import type { MfResult, SiCode, SignalName } from '../mf';
-import { PAGE_SHIFT, PG_PMD_NR } from '../units';
+import { PAGE_SHIFT, PG_PMD_MASK, PG_PMD_NR } from '../units';
 import type { MappingId } from '../types';
 import { Xarray } from './xarray';
 
@@ -198,7 +198,7 @@ export function lookupDaxEntry(mm: MmState, mapping: MappingId, index: bigint): 
   if (!entries) return undefined;
   const own = entries.get(index);
   if (own) return own;
-  const pmd = entries.get(index & ~(PG_PMD_NR - 1n));
+  const pmd = entries.get(index & PG_PMD_MASK);
   return pmd?.pmd ? pmd : undefined;
 }
 
@@ -223,7 +223,7 @@ export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint
     return out;
   }
   // A PMD entry covering `first` sits at first's 2 MiB-aligned index; the rest are in range.
-  const head = first & ~(PG_PMD_NR - 1n);
+  const head = first & PG_PMD_MASK;
   const pmdHead = head < first ? entries.get(head) : undefined;
   const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
   for (const hit of entries.range(first, last)) hits.push(hit);
@@ -252,7 +252,7 @@ export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint
 
 /** pfn_folio(): the folio holding pfn (a 2 MiB folio of a PMD entry, or its own page). */
 export function pfnFolio(mm: MmState, pfn: bigint): Folio {
-  const head = mm.folios.get(pfn & ~(PG_PMD_NR - 1n));
+  const head = mm.folios.get(pfn & PG_PMD_MASK);
   if (head && head.order === 9) return head;
   const own = mm.folios.get(pfn);
   if (own) return own;
