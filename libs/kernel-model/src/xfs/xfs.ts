@@ -9,7 +9,7 @@ import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
 import { lookup, mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
-import { xfsIextLookupExtent, xfsIextSorted, type XfsIextTree } from './iext-tree';
+import { XfsIextTree, xfsIextLookupExtent, xfsIextSorted } from './iext-tree';
 import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
 import { XfsRmapBtree } from './rmap-btree';
 
@@ -380,7 +380,8 @@ function* xfsPreRemoveWalk(mp: XfsMount, mfFlags: number, startBno: bigint, endB
     const inos = [...mp.inodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const ino of inos) {
       const ip = mp.inodes.get(ino) as XfsInode;
-      for (const ext of xfsIextSorted([...ip.extents])) {
+      // The iext tree is in file-offset order already; an array's sorted view is cached.
+      for (const ext of ip.extents instanceof XfsIextTree ? ip.extents : xfsIextSorted(ip.extents)) {
         if (ext.block + ext.count - 1n < startBno || ext.block > endBno) continue;
         const agno = ext.block / mp.agBlocks;
         const low = agno === startAg ? startBno % mp.agBlocks : 0n;
