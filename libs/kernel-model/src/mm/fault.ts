@@ -221,7 +221,7 @@ export function* invalidateInodePages2Range(mm: MmState, args: { mapping: Mappin
     const head = args.start & PG_PMD_MASK;
     const pmdHead = head < args.start ? entries.get(head) : undefined;
     const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
-    for (const hit of entries.range(args.start, args.end)) hits.push(hit);
+    for (const hit of entries.rangeEntries(args.start, args.end)) hits.push(hit);
     for (const [index, entry] of hits) {
       const last = entry.pmd ? index + PG_PMD_NR - 1n : index;
       if (last < args.start || index > args.end) continue;

@@ -226,7 +226,7 @@ export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint
   const head = first & PG_PMD_MASK;
   const pmdHead = head < first ? entries.get(head) : undefined;
   const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
-  for (const hit of entries.range(first, last)) hits.push(hit);
+  for (const hit of entries.rangeEntries(first, last)) hits.push(hit);
   for (const [index, entry] of hits) {
     const end = entry.pmd ? index + PG_PMD_NR - 1n : index;
     if (end < first) continue;
