@@ -94,10 +94,37 @@ export interface TraceCall {
 }
 export type TraceNode = TraceCall | LogEffect;
 
+/**
+ * How much of a call's trace to keep: 'full' (the whole tree — the CLI's default),
+ * 'summary' (counts only) or 'none' (benchmarks, chaos replays). Traces cost what they hold:
+ * a million-page unbind is millions of nodes.
+ */
+export type TraceLevel = 'full' | 'summary' | 'none';
+
+/** What a 'summary' trace keeps: how many calls and log lines, per op, and the deepest nesting. */
+export interface TraceSummary {
+  calls: number;
+  logs: number;
+  depth: number;
+  readonly ops: Partial<Record<OpName, number>>;
+}
+
+export interface RunCallOptions {
+  /** Default 'full'. */
+  readonly trace?: TraceLevel;
+  /** Told of every call dispatched, in order, whatever the trace level (e.g. to collect pfns). */
+  readonly onCall?: (call: Call) => void;
+}
+
 export interface BusResult<R> {
   readonly result: R | undefined;
-  /** The call's trace (its own node at the root). */
+  /**
+   * The call's trace (its own node at the root). With trace 'summary' or 'none' only the root
+   * node is kept: the call, its arguments and result, no children.
+   */
   readonly trace: TraceCall;
+  /** With trace 'summary': the counts. */
+  readonly summary?: TraceSummary;
   /** The panic message if the kernel panicked during the call. */
   readonly panic: string | null;
 }
@@ -107,9 +134,10 @@ export function dispatch(kernel: Kernel, call: Call, ctx: TaskCtx): Hop<unknown>
   return handler(kernel, call.args as never, ctx);
 }
 
-function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[]): unknown {
+function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[], onCall: ((call: Call) => void) | undefined): unknown {
   const node: TraceCall = { kind: 'call', op: call.op, args: call.args, result: undefined, children: [] };
   into.push(node);
+  onCall?.(call);
   const hop = dispatch(kernel, call, ctx);
   let input: unknown = undefined;
   for (;;) {
@@ -127,27 +155,73 @@ function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[]): u
     } else if (effect.kind === 'read') {
       input = answerRead(kernel, effect);
     } else {
-      input = execute(kernel, effect, ctx, node.children);
+      input = execute(kernel, effect, ctx, node.children, onCall);
+    }
+  }
+}
+
+/** execute() without a tree: counts into `summary` when given, else keeps nothing. */
+function executeBare(kernel: Kernel, call: Call, ctx: TaskCtx, summary: TraceSummary | null, depth: number, onCall: ((call: Call) => void) | undefined): unknown {
+  if (summary) {
+    summary.calls++;
+    summary.ops[call.op] = (summary.ops[call.op] ?? 0) + 1;
+    if (depth > summary.depth) summary.depth = depth;
+  }
+  onCall?.(call);
+  const hop = dispatch(kernel, call, ctx);
+  let input: unknown = undefined;
+  for (;;) {
+    const step: IteratorResult<Effect, unknown> = hop.next(input);
+    if (step.done) return step.value;
+    const effect = step.value;
+    if (effect.kind === 'log') {
+      if (summary) summary.logs++;
+      input = undefined;
+    } else if (effect.kind === 'memo') {
+      input = effect.value;
+    } else if (effect.kind === 'read') {
+      input = answerRead(kernel, effect);
+    } else {
+      input = executeBare(kernel, effect, ctx, summary, depth + 1, onCall);
     }
   }
 }
 
 /**
  * Runs one call to completion on the embedded bus in the task context `ctx` and returns its
- * result and trace. A kernel panic stops everything: the result is undefined and the kernel
- * stays panicked.
+ * result and trace (as much as `opts.trace` keeps). A kernel panic stops everything: the
+ * result is undefined and the kernel stays panicked.
  */
-export function runCall<K extends OpName>(kernel: Kernel, op: K, args: KernelOps[K]['args'], ctx: TaskCtx): BusResult<KernelOps[K]['result']> {
-  const root: TraceNode[] = [];
+export function runCall<K extends OpName>(
+  kernel: Kernel,
+  op: K,
+  args: KernelOps[K]['args'],
+  ctx: TaskCtx,
+  opts: RunCallOptions = {},
+): BusResult<KernelOps[K]['result']> {
   const call = { kind: 'call', op, args } as Call;
   if (kernel.panic) throw new Error(`the kernel has panicked (${kernel.panic}); nothing runs after it`);
+  const level = opts.trace ?? 'full';
+  if (level === 'full') {
+    const root: TraceNode[] = [];
+    try {
+      const result = execute(kernel, call, ctx, root, opts.onCall) as KernelOps[K]['result'];
+      return { result, trace: root[0] as TraceCall, panic: null };
+    } catch (err) {
+      if (!(err instanceof KernelPanic)) throw err;
+      kernel.panic = err.message;
+      return { result: undefined, trace: root[0] as TraceCall, panic: err.message };
+    }
+  }
+  const summary: TraceSummary | null = level === 'summary' ? { calls: 0, logs: 0, depth: 0, ops: {} } : null;
+  const trace: TraceCall = { kind: 'call', op, args, result: undefined, children: [] };
+  const extra = summary ? { summary } : {};
   try {
-    const result = execute(kernel, call, ctx, root) as KernelOps[K]['result'];
-    return { result, trace: root[0] as TraceCall, panic: null };
+    trace.result = executeBare(kernel, call, ctx, summary, 1, opts.onCall);
+    return { result: trace.result as KernelOps[K]['result'], trace, ...extra, panic: null };
   } catch (err) {
     if (!(err instanceof KernelPanic)) throw err;
     kernel.panic = err.message;
-    return { result: undefined, trace: root[0] as TraceCall, panic: err.message };
+    return { result: undefined, trace, ...extra, panic: err.message };
   }
 }
-

@@ -7,7 +7,7 @@
 import type { Subsystem } from './effects';
 import type { DaxDevice, DaxState } from './dax/dax';
 import type { DmState, MappedDevice } from './dm/dm';
-import { createMmState, mmAddTask, type ActionResultRecord, type DaxEntry, type Folio, type MmState, type Pte, type SignalRecord, type Task } from './mm/mm-state';
+import { createMmState, entriesOf, mmAddTask, type ActionResultRecord, type DaxEntry, type Folio, type MmState, type Pte, type SignalRecord, type Task } from './mm/mm-state';
 import type { BdClaim, PmemNamespace, PmemState } from './pmem/pmem';
 import type { XfsInode, XfsMount, XfsState } from './xfs/xfs';
 
@@ -83,6 +83,7 @@ export function encodeState(subsys: Subsystem, state: SubsystemState): Entities 
       for (const md of (state as DmState).devices.values()) put(`md:${md.name}`, md);
       break;
     case 'xfs':
+      if ((state as XfsState).unbindStrategy) put('strategy', (state as XfsState).unbindStrategy);
       for (const mp of (state as XfsState).mounts.values()) {
         const { inodes, rmap, ...mount } = mp;
         void rmap;
@@ -152,7 +153,8 @@ export function decodeState(subsys: Subsystem, entities: Entities): SubsystemSta
         const ip = decodeJson(entities.get(key) as string) as XfsInode;
         mounts.get(fs)?.inodes.set(ip.ino, ip);
       }
-      return { mounts };
+      const strategy = entities.get('strategy');
+      return strategy ? { mounts, unbindStrategy: decodeJson(strategy) as XfsState['unbindStrategy'] } : { mounts };
     }
     case 'mm': {
       const misc = (all<{ sysctl: MmState['sysctl']; hwpoisonFilter: boolean; hwMemoryFailure: boolean; numPoisonedPages: number }>('misc')[0]) ?? {
@@ -174,9 +176,7 @@ export function decodeState(subsys: Subsystem, entities: Entities): SubsystemSta
           table.set(BigInt(addr as string), decodeJson(text) as Pte);
         } else if (key.startsWith('dax:')) {
           const { mapping, e } = decodeJson(text) as { mapping: string; e: DaxEntry };
-          let entries = mm.daxEntries.get(mapping);
-          if (!entries) mm.daxEntries.set(mapping, (entries = new Map()));
-          entries.set(e.index, e);
+          entriesOf(mm, mapping).set(e.index, e);
         } else if (key.startsWith('folio:')) {
           const folio = decodeJson(text) as Folio;
           mm.folios.set(folio.pfn, folio);

@@ -12,6 +12,7 @@ import { createPmemState, pmemCapacity, type PmemNamespace } from './pmem/pmem';
 import { mappingId, type Bdev } from './types';
 import { PAGE_SHIFT, SECTOR_SIZE } from './units';
 import { xfsRmapCompare, XFS_RMAP_OWN, type XfsRmapIrec, type XfsRmapOwnerName } from './xfs/rmap';
+import { XfsRmapBtree } from './xfs/rmap-btree';
 import { createXfsState, type XfsInode, type XfsMount } from './xfs/xfs';
 
 export const GiB = 1n << 30n;
@@ -141,7 +142,7 @@ export function givenXfs(k: Kernel, o: XfsOpts): XfsMount & { mountResult: Kerne
     frozenUser: o.frozenUser ?? false,
     frozenKernel: false,
     inodes,
-    rmap: type === 'xfs' ? rmap : [],
+    rmap: type === 'xfs' ? rmap.map((ag) => XfsRmapBtree.fromRecords(ag)) : [],
   };
   k.xfs.mounts.set(mp.name, mp);
   const r = runCall(k, 'xfs.xfsMount', { fs: mp.name }, { current: null });

@@ -9,6 +9,8 @@ export const PMD_SHIFT = 21n;
 export const PMD_SIZE = 1n << PMD_SHIFT;
 /** Pages in a PMD mapping (PG_PMD_NR). */
 export const PG_PMD_NR = PMD_SIZE / PAGE_SIZE; // 512
+/** ~(PG_PMD_NR - 1): rounds a page index or pfn down to its 2 MiB boundary. */
+export const PG_PMD_MASK = ~(PG_PMD_NR - 1n);
 export const SECTOR_SHIFT = 9n;
 export const SECTOR_SIZE = 1n << SECTOR_SHIFT; // 512, also an XFS basic block (BB)
 export const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE; // 8

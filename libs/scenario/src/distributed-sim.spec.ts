@@ -33,7 +33,7 @@ describe('distributed mode (in-process cluster, replay on every reply) agrees wi
     it(file.slice(REPO.length + 1), async () => {
       const parsed = parseScenario(readFileSync(file, 'utf8'), file);
       assert.ok(parsed.ok);
-      const embedded = runScenario(parsed.scenario);
+      const embedded = runScenario(parsed.scenario, undefined, { setupTrace: 'full' });
       // Small scenarios also decode every host's state from its entities on every message.
       const freshState = !/pmd|walk-all|xfs-55/.test(file);
       const distributed = await runScenarioDistributed(parsed.scenario, new SimCluster({ freshState }));

@@ -14,7 +14,7 @@ import {
   type TraceNode,
 } from '@mfsim/kernel-model';
 import { compareOutcome } from './compare';
-import { collectOutcome, outcomeToJson, type Incident, type InjectionRc } from './outcome';
+import { collectOutcome, outcomeToJson, setEntry, type Incident, type InjectionRc } from './outcome';
 import { renderTrace } from './render';
 import { memoryFailurePfns, randomRunIds, type InjectionRun, type RunIds, type ScenarioRun } from './run-scenario';
 import type { InjectionSpec, Scenario } from './scenario.types';
@@ -118,6 +118,10 @@ export interface DistributedRunOptions {
 /** Runs a scenario through a cluster and compares its outcome with `expect`, as `runScenario` does. */
 export async function runScenarioDistributed(scenario: Scenario, cluster: Cluster, options: DistributedRunOptions = {}): Promise<ScenarioRun> {
   const ids = options.ids ?? randomRunIds;
+  if (scenario.unbindStrategy !== undefined && scenario.unbindStrategy !== 'rmap') {
+    // The other walks read the whole rmap in memory, which xfs-fs does not hold (it reads it from PostgreSQL).
+    throw new Error(`unbindStrategy ${scenario.unbindStrategy} runs in embedded mode only; the services walk the rmap (the upstream strategy)`);
+  }
   const plan = planBoot(scenario);
   await cluster.setup(plan);
   const mounts = new Map<string, MountOutcome>();
@@ -144,7 +148,7 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
     const incidentId = ids.incidentId();
     const incident: Incident = { id: inj.id, incident: incidentId, traceId: ids.traceId(), status: 'not-run' };
     if (panic !== null) {
-      rcs[inj.id] = { rc: null };
+      setEntry(rcs, inj.id, { rc: null });
       runs.push({ injection: inj, rc: null, trace: null, incident });
       continue;
     }
@@ -156,7 +160,7 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
     if (trace) memoryFailurePfns(trace, targeted);
     if (r.panic !== undefined) panic = r.panic;
     const rc: InjectionRc = r.panic !== undefined ? 'PANIC' : (r.result as InjectionRc);
-    rcs[inj.id] = { rc };
+    setEntry(rcs, inj.id, { rc });
     incident.status = 'complete';
     const run: InjectionRun = { injection: inj, rc, trace, incident };
     runs.push(run);

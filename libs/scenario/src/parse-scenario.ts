@@ -13,6 +13,7 @@
  * `start` or `addr` field; a key of a mapping names the key (`expect.injections.i9`).
  */
 import { LineCounter, parseDocument } from 'yaml';
+import { expandGenerated } from './generate';
 
 import type {
   BlockRange,
@@ -136,6 +137,7 @@ const TOP_KEYS = [
   'description',
   'sysctl',
   'hwpoisonFilter',
+  'unbindStrategy',
   'pmem',
   'dm',
   'filesystems',
@@ -1887,11 +1889,14 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
     );
     return { ok: false, issues: r.issues };
   }
+  // Generated sections (generate.ts) become ordinary entries first, validated like the rest.
+  expandGenerated(root as Map<string, unknown>, (path, message) => r.issue(path, message));
   const top = r.mapping(root, '', TOP_KEYS)!;
   const name = top.take('name', REQUIRED, (v, p) => r.text(v, p));
   const description = top.take('description', { default: '' }, (v, p) => r.string(v, p));
   const sysctl = readSysctl(r, top);
   const hwpoisonFilter = top.take('hwpoisonFilter', { default: false }, (v, p) => r.boolean(v, p));
+  const unbindStrategy = top.take('unbindStrategy', { default: 'rmap' as const }, r.oneOf(['rmap', 'pfn-walk', 'inode-walk'] as const));
 
   const known: Known = {
     devices: new Index(),
@@ -1916,6 +1921,7 @@ export function parseScenario(text: string, file: string): ParseScenarioResult {
     file,
     sysctl,
     hwpoisonFilter: hwpoisonFilter!,
+    ...(unbindStrategy && unbindStrategy !== 'rmap' ? { unbindStrategy } : {}),
     pmem: pmem.map(({ entry: _e, badblocks, partitions, ...rest }) => ({
       ...(rest as Omit<PmemSpec, 'badblocks' | 'partitions'>),
       badblocks: badblocks.map(({ entry: _b, ...bb }) => bb as PmemSpec['badblocks'][number]),

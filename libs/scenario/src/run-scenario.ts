@@ -4,7 +4,7 @@
  * it with `expect`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { runCall, type BusResult, type Kernel, type TraceCall, type TraceNode } from '@mfsim/kernel-model';
+import { runCall, type BusResult, type Kernel, type RunCallOptions, type TraceCall, type TraceLevel, type TraceNode, type TraceSummary } from '@mfsim/kernel-model';
 import { compareOutcome, type Mismatch } from './compare';
 import { collectOutcome, setEntry, type Incident, type InjectionRc, type Outcome } from './outcome';
 import type { InjectionSpec, Scenario } from './scenario.types';
@@ -13,8 +13,13 @@ import { bootScenario } from './topology';
 export interface InjectionRun {
   readonly injection: InjectionSpec;
   readonly rc: InjectionRc;
-  /** null when the injection did not run (the kernel had panicked before it). */
+  /**
+   * null when the injection did not run (the kernel had panicked before it). With a trace level
+   * other than 'full' only the root call (no children).
+   */
   readonly trace: TraceCall | null;
+  /** With trace 'summary': the counts. */
+  readonly summary?: TraceSummary;
   readonly incident: Incident;
 }
 
@@ -23,6 +28,7 @@ export interface ScenarioRun {
   readonly outcome: Outcome;
   readonly mismatches: Mismatch[];
   readonly pass: boolean;
+  /** Kept only when asked (RunScenarioOptions.setupTrace), else empty. */
   readonly setupTraces: TraceCall[];
   readonly injections: InjectionRun[];
   readonly kernel: Kernel;
@@ -39,21 +45,21 @@ export const randomRunIds: RunIds = {
 };
 
 /** Sends one injection into the kernel as the call the scenario format names. */
-export function injectOnce(kernel: Kernel, inj: InjectionSpec): BusResult<unknown> {
+export function injectOnce(kernel: Kernel, inj: InjectionSpec, opts: RunCallOptions = {}): BusResult<unknown> {
   switch (inj.kind) {
     case 'madvise':
-      return runCall(kernel, 'mm.madviseInjectError', { pid: inj.pid, start: inj.addr, pages: BigInt(inj.pages) }, { current: inj.pid });
+      return runCall(kernel, 'mm.madviseInjectError', { pid: inj.pid, start: inj.addr, pages: BigInt(inj.pages) }, { current: inj.pid }, opts);
     case 'corruptPfn':
-      return runCall(kernel, 'mm.hwpoisonInject', { pfn: inj.pfn }, { current: null });
+      return runCall(kernel, 'mm.hwpoisonInject', { pfn: inj.pfn }, { current: null }, opts);
     case 'mce':
-      return runCall(kernel, 'mm.doMachineCheck', { pid: inj.pid, pfn: inj.pfn, ripv: inj.ripv }, { current: inj.pid });
+      return runCall(kernel, 'mm.doMachineCheck', { pid: inj.pid, pfn: inj.pfn, ripv: inj.ripv }, { current: inj.pid }, opts);
     case 'background':
-      return runCall(kernel, 'mm.ucDecodeNotifier', { pfn: inj.pfn }, { current: null });
+      return runCall(kernel, 'mm.ucDecodeNotifier', { pfn: inj.pfn }, { current: null }, opts);
     case 'unbind':
-      if (kernel.dm.devices.has(inj.device)) return runCall(kernel, 'dm.dmRemove', { md: inj.device }, { current: inj.pid });
-      return runCall(kernel, 'pmem.ndPmemRemove', { disk: inj.device }, { current: inj.pid });
+      if (kernel.dm.devices.has(inj.device)) return runCall(kernel, 'dm.dmRemove', { md: inj.device }, { current: inj.pid }, opts);
+      return runCall(kernel, 'pmem.ndPmemRemove', { disk: inj.device }, { current: inj.pid }, opts);
     case 'access':
-      return runCall(kernel, 'mm.userAccess', { pid: inj.pid, addr: inj.addr }, { current: inj.pid });
+      return runCall(kernel, 'mm.userAccess', { pid: inj.pid, addr: inj.addr }, { current: inj.pid }, opts);
     default: {
       const never: never = inj;
       throw new Error(`unknown injection ${JSON.stringify(never)}`);
@@ -73,8 +79,15 @@ function injectionPfn(inj: InjectionSpec): bigint | null {
   return inj.kind === 'corruptPfn' || inj.kind === 'mce' || inj.kind === 'background' ? inj.pfn : null;
 }
 
-export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds): ScenarioRun {
-  const { kernel, setupTraces, mounts } = bootScenario(scenario);
+export interface RunScenarioOptions {
+  /** What to keep of each injection's trace; default 'full'. */
+  readonly trace?: TraceLevel;
+  /** What to keep of the set-up calls' traces; default 'none' (nothing kept unless asked). */
+  readonly setupTrace?: TraceLevel;
+}
+
+export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds, opts: RunScenarioOptions = {}): ScenarioRun {
+  const { kernel, setupTraces, mounts } = bootScenario(scenario, { trace: opts.setupTrace ?? 'none' });
   const runs: InjectionRun[] = [];
   const rcs: Record<string, { rc: InjectionRc }> = {};
   const targeted = new Set<bigint>();
@@ -87,12 +100,17 @@ export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds): Sce
       continue;
     }
     if (pfn !== null) targeted.add(pfn);
-    const r = injectOnce(kernel, inj);
-    memoryFailurePfns(r.trace, targeted);
+    // Every pfn memory_failure() is called for (what memoryFailurePfns() finds in a full trace).
+    const r = injectOnce(kernel, inj, {
+      trace: opts.trace ?? 'full',
+      onCall: (call) => {
+        if (call.op === 'mm.memoryFailure') targeted.add(call.args.pfn);
+      },
+    });
     const rc: InjectionRc = r.panic ? 'PANIC' : (r.result as InjectionRc);
     setEntry(rcs, inj.id, { rc });
     incident.status = 'complete';
-    runs.push({ injection: inj, rc, trace: r.trace, incident });
+    runs.push({ injection: inj, rc, trace: r.trace, ...(r.summary ? { summary: r.summary } : {}), incident });
   }
   const outcome = collectOutcome(scenario, kernel, mounts, rcs, targeted, runs.map((r) => r.incident));
   const mismatches = compareOutcome(scenario.expect, outcome);

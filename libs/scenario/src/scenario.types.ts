@@ -42,6 +42,11 @@ export interface Scenario {
    * Default false.
    */
   hwpoisonFilter: boolean;
+  /**
+   * Optional extension: how a device removal finds the mapped pages — 'rmap' (upstream, the
+   * default: absent), 'pfn-walk' or 'inode-walk' (the two strategies upstream does not use).
+   */
+  unbindStrategy?: 'rmap' | 'pfn-walk' | 'inode-walk';
   pmem: PmemSpec[];
   dm: DmSpec[];
   filesystems: FilesystemSpec[];

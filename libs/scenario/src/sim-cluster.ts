@@ -27,6 +27,7 @@ import {
   type Subsystem,
   type SubsystemState,
   type TaskCtx,
+  type XfsRmapBtree,
   type XfsRmapIrec,
 } from '@mfsim/kernel-model';
 import type { Cluster, RootResult } from './distributed';
@@ -38,7 +39,7 @@ class SimHost {
   entities: Entities = new Map();
   /** chain id → call id → record JSON. */
   readonly records = new Map<string, Map<string, string>>();
-  readonly rmaps = new Map<string, XfsRmapIrec[][]>();
+  readonly rmaps = new Map<string, readonly (XfsRmapBtree | readonly XfsRmapIrec[])[]>();
   messages = 0;
   private cached: SubsystemState | null = null;
 

@@ -18,13 +18,14 @@ import {
   XFS_RMAP_ATTR_FORK,
   XFS_RMAP_BMBT_BLOCK,
   XFS_RMAP_OWN,
-  xfsRmapCompare,
+  XfsRmapBtree,
   PAGE_SHIFT,
   type Bdev,
   type Errno,
   type Kernel,
   type MappedDevice,
   type TraceCall,
+  type TraceLevel,
   type XfsMount,
   type XfsRmapIrec,
 } from '@mfsim/kernel-model';
@@ -36,7 +37,7 @@ export interface MountOutcome {
 
 export interface BootedKernel {
   readonly kernel: Kernel;
-  /** Traces of the set-up calls (dm tables, mounts, faults), in order. */
+  /** Traces of the set-up calls (dm tables, mounts, faults), in order; empty unless asked for. */
   readonly setupTraces: TraceCall[];
   readonly mounts: Map<string, MountOutcome>;
 }
@@ -59,7 +60,7 @@ export function resolveBdev(scenario: Scenario, name: string): Bdev {
   throw new Error(`unknown block device ${name}`);
 }
 
-function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRmapIrec[][] {
+function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRmapBtree[] {
   const perAg: XfsRmapIrec[][] = Array.from({ length: Number(agCount) }, () => []);
   const add = (block: bigint, count: bigint, owner: bigint, offset: bigint, flags: number): void => {
     const ag = perAg[Number(block / agBlocks)];
@@ -72,8 +73,7 @@ function buildRmap(fs: FilesystemSpec, agBlocks: bigint, agCount: bigint): XfsRm
     for (const a of f.attrBlocks) add(a.block, a.count, f.ino, 0n, XFS_RMAP_ATTR_FORK);
     for (const b of f.bmbtBlocks) add(b.block, b.count, f.ino, 0n, XFS_RMAP_BMBT_BLOCK);
   }
-  for (const ag of perAg) ag.sort(xfsRmapCompare);
-  return perAg;
+  return perAg.map((ag) => XfsRmapBtree.fromRecords(ag));
 }
 
 function createMount(scenario: Scenario, fs: FilesystemSpec): XfsMount {
@@ -138,7 +138,7 @@ export function planBoot(scenario: Scenario): BootPlan {
     pmem: createPmemState(),
     dax: createDaxState(),
     dm: createDmState(),
-    xfs: createXfsState(),
+    xfs: createXfsState({ unbindStrategy: scenario.unbindStrategy ?? 'rmap' }),
     mm: createMmState({ sysctl: scenario.sysctl, hwpoisonFilter: scenario.hwpoisonFilter }),
     panic: null,
   };
@@ -225,16 +225,21 @@ export function planBoot(scenario: Scenario): BootPlan {
   return { kernel, setupCalls };
 }
 
-/** Boots the topology and faults the declared pages in. */
-export function bootScenario(scenario: Scenario): BootedKernel {
+/**
+ * Boots the topology and faults the declared pages in. Set-up traces are kept only when asked
+ * for (`trace: 'full'`, the default); 'summary' and 'none' keep none.
+ */
+export function bootScenario(scenario: Scenario, opts: { trace?: TraceLevel } = {}): BootedKernel {
+  const keep = (opts.trace ?? 'full') === 'full';
+  const runOpts = { trace: keep ? ('full' as const) : ('none' as const) };
   const { kernel, setupCalls } = planBoot(scenario);
   const setupTraces: TraceCall[] = [];
   const mounts = new Map<string, MountOutcome>();
   for (const call of setupCalls) {
     // A filesystem whose mount was refused takes no further part: nothing of it is faulted.
     if (call.op === 'mm.userFault' && call.fs !== undefined && mounts.get(call.fs)?.mountError) continue;
-    const r = runCall(kernel, call.op, call.args as never, call.ctx);
-    setupTraces.push(r.trace);
+    const r = runCall(kernel, call.op, call.args as never, call.ctx, runOpts);
+    if (keep) setupTraces.push(r.trace);
     if (call.op === 'xfs.xfsMount' && call.fs !== undefined) {
       mounts.set(call.fs, { mountError: (r.result as { mountError: Errno | null } | undefined)?.mountError ?? null });
     }

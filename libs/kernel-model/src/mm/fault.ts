@@ -5,7 +5,7 @@
  */
 import { invoke, printk, type Hop } from '../effects';
 import type { Errno, Rc } from '../errno';
-import { hex, PAGE_SHIFT, PG_PMD_NR } from '../units';
+import { hex, PAGE_SHIFT, PG_PMD_MASK, PG_PMD_NR } from '../units';
 import type { MappingId } from '../types';
 import {
   entriesOf,
@@ -105,7 +105,7 @@ export function daxDisassociateEntry(mm: MmState, entry: DaxEntry | undefined): 
  */
 function* daxInsertEntry(mm: MmState, mapping: MappingId, old: DaxEntry | undefined, entry: DaxEntry, shared: boolean): Hop<DaxEntry> {
   if (shared || (old?.zero && !entry.pmd)) {
-    if (old?.pmd) yield* unmapMappingPages(mm, mapping, entry.index & ~(PG_PMD_NR - 1n), PG_PMD_NR);
+    if (old?.pmd) yield* unmapMappingPages(mm, mapping, entry.index & PG_PMD_MASK, PG_PMD_NR);
     else yield* unmapMappingPages(mm, mapping, entry.index, 1n);
   }
   if (shared || !old || old.zero) {
@@ -179,7 +179,7 @@ function* daxPteFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
 }
 
 function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<FaultResult | 'fallback'> {
-  const index = vmaPgoff(vma, addr) & ~(PG_PMD_NR - 1n);
+  const index = vmaPgoff(vma, addr) & PG_PMD_MASK;
   const base = vmaAddress(vma, index);
   if (base === null || index + PG_PMD_NR > vma.pgoff + vma.pages) return 'fallback';
   const entries = entriesOf(mm, vma.mapping);
@@ -217,7 +217,12 @@ function* daxPmdFault(mm: MmState, task: Task, vma: Vma, addr: bigint): Hop<Faul
 export function* invalidateInodePages2Range(mm: MmState, args: { mapping: MappingId; start: bigint; end: bigint }): Hop<Rc> {
   const entries = mm.daxEntries.get(args.mapping);
   if (entries) {
-    for (const [index, entry] of [...entries]) {
+    // xa_for_each_range(): a PMD entry covering start sits at start's 2 MiB-aligned index.
+    const head = args.start & PG_PMD_MASK;
+    const pmdHead = head < args.start ? entries.get(head) : undefined;
+    const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
+    for (const hit of entries.rangeEntries(args.start, args.end)) hits.push(hit);
+    for (const [index, entry] of hits) {
       const last = entry.pmd ? index + PG_PMD_NR - 1n : index;
       if (last < args.start || index > args.end) continue;
       daxDisassociateEntry(mm, entry);

@@ -11,6 +11,7 @@ import { hex, PAGE_SHIFT, PMD_SHIFT } from '../units';
 import type { MappingId } from '../types';
 import { unmapMappingPages } from './fault';
 import {
+  daxEntriesInRange,
   lookupDaxEntry,
   lookupPte,
   mappingVmas,
@@ -193,14 +194,18 @@ function* killProc(mm: MmState, tk: ToKill, pfn: bigint, mfFlags: number, ctx: T
 export function* mfDaxKillProcs(mm: MmState, args: { mapping: MappingId; pgoff: bigint; pgcnt: bigint; mfFlags: number }, ctx: TaskCtx): Hop<Rc> {
   const preRemove = hasFlag(args.mfFlags, MF.MF_MEM_PRE_REMOVE);
   const mfFlags = args.mfFlags | MF.MF_ACTION_REQUIRED | MF.MF_MUST_KILL;
-  for (let index = args.pgoff; index < args.pgoff + args.pgcnt; index++) {
-    const entry = lookupDaxEntry(mm, args.mapping, index);
-    if (!entry || entry.zero || entry.pfn === null) continue;
-    // A PMD entry yields the head page of its 2 MiB block (kernel-semantics §7 Q2).
-    const page = entry.pfn;
-    if (!preRemove) mm.hwpoison.add(page);
-    const toKill = collectProcsFsdax(mm, args.mapping, index, preRemove, ctx);
-    yield* unmapAndKill(mm, toKill, page, args.mapping, index, mfFlags, ctx);
+  // The kernel looks up every index in turn; indexes without an entry are skipped, so walking
+  // the entries present in the range (xa_for_each_range) visits the same indexes in order.
+  for (const span of daxEntriesInRange(mm, args.mapping, args.pgoff, args.pgoff + args.pgcnt - 1n)) {
+    const { entry } = span;
+    if (entry.zero || entry.pfn === null) continue;
+    for (let index = span.first; index <= span.last; index++) {
+      // A PMD entry yields the head page of its 2 MiB block (kernel-semantics §7 Q2).
+      const page = entry.pfn;
+      if (!preRemove) mm.hwpoison.add(page);
+      const toKill = collectProcsFsdax(mm, args.mapping, index, preRemove, ctx);
+      yield* unmapAndKill(mm, toKill, page, args.mapping, index, mfFlags, ctx);
+    }
   }
   return 0;
 }

@@ -5,8 +5,9 @@
  */
 import type { Errno } from '../errno';
 import type { MfResult, SiCode, SignalName } from '../mf';
-import { PAGE_SHIFT, PG_PMD_NR } from '../units';
+import { PAGE_SHIFT, PG_PMD_MASK, PG_PMD_NR } from '../units';
 import type { MappingId } from '../types';
+import { Xarray } from './xarray';
 
 export interface Vma {
   readonly start: bigint;
@@ -76,12 +77,14 @@ export interface MmState {
   readonly hwpoisonFilter: boolean;
   /** Tasks in creation order (for_each_process). Add them with `mmAddTask`. */
   readonly tasks: Task[];
+  /** pid → task (find_task_by_vpid(): the pid hash). */
+  readonly pids: Map<number, Task>;
   /** mapping->i_mmap: every VMA of each file mapping, in task order then VMA order. */
   readonly iMmap: Map<MappingId, { readonly task: Task; readonly vma: Vma }[]>;
   /** pid → page-aligned user address → present entry. */
   readonly pageTables: Map<number, Map<bigint, Pte>>;
-  /** mapping → index → entry (a PMD entry is stored at its aligned index only). */
-  readonly daxEntries: Map<MappingId, Map<bigint, DaxEntry>>;
+  /** mapping → its xarray: index → entry (a PMD entry is stored at its aligned index only). */
+  readonly daxEntries: Map<MappingId, Xarray<DaxEntry>>;
   /** head pfn → folio, for folios that ever got associated. */
   readonly folios: Map<bigint, Folio>;
   readonly hwpoison: Set<bigint>;
@@ -100,6 +103,7 @@ export function createMmState(opts: {
     sysctl: { ...opts.sysctl },
     hwpoisonFilter: opts.hwpoisonFilter,
     tasks: [],
+    pids: new Map(),
     iMmap: new Map(),
     pageTables: new Map(),
     daxEntries: new Map(),
@@ -115,6 +119,7 @@ export function createMmState(opts: {
 /** A new process with its file mappings (fork + mmap), entered in each mapping's i_mmap. */
 export function mmAddTask(mm: MmState, task: Task): void {
   mm.tasks.push(task);
+  mm.pids.set(task.pid, task);
   for (const vma of task.vmas) getOrCreate(mm.iMmap, vma.mapping, () => []).push({ task, vma });
 }
 
@@ -124,11 +129,29 @@ export function mappingVmas(mm: MmState, mapping: MappingId): readonly { readonl
 }
 
 export function findTask(mm: MmState, pid: number): Task | undefined {
-  return mm.tasks.find((t) => t.pid === pid);
+  return mm.pids.get(pid);
 }
 
+/** A task's VMAs by start address (the mm's maple tree), derived once per VMA list. */
+const vmasByStart = new WeakMap<readonly Vma[], readonly Vma[]>();
+
+/** find_vma() proper: the VMA holding addr, by binary search over the VMAs in address order. */
 export function findVma(task: Task, addr: bigint): Vma | undefined {
-  return task.vmas.find((v) => addr >= v.start && addr < v.start + (v.pages << PAGE_SHIFT));
+  let sorted = vmasByStart.get(task.vmas);
+  if (!sorted || sorted.length !== task.vmas.length) {
+    sorted = [...task.vmas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    vmasByStart.set(task.vmas, sorted);
+  }
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as Vma).start <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  // VMAs of a task do not overlap (the format checks it); the last one starting at or below addr.
+  const v = sorted[lo - 1];
+  return v && addr < v.start + (v.pages << PAGE_SHIFT) ? v : undefined;
 }
 
 /** linear_page_index(): the file page an address of this VMA maps. */
@@ -165,8 +188,8 @@ export function lookupPte(mm: MmState, pid: number, addr: bigint): Pte | undefin
 }
 
 /** A mapping's DAX entries (its xarray). */
-export function entriesOf(mm: MmState, mapping: MappingId): Map<bigint, DaxEntry> {
-  return getOrCreate(mm.daxEntries, mapping, () => new Map());
+export function entriesOf(mm: MmState, mapping: MappingId): Xarray<DaxEntry> {
+  return getOrCreate(mm.daxEntries, mapping, () => new Xarray<DaxEntry>());
 }
 
 /** The entry covering `index`: a PTE/zero entry at index, or a PMD entry at the aligned index. */
@@ -175,13 +198,61 @@ export function lookupDaxEntry(mm: MmState, mapping: MappingId, index: bigint): 
   if (!entries) return undefined;
   const own = entries.get(index);
   if (own) return own;
-  const pmd = entries.get(index & ~(PG_PMD_NR - 1n));
+  const pmd = entries.get(index & PG_PMD_MASK);
   return pmd?.pmd ? pmd : undefined;
+}
+
+/**
+ * The DAX entries of a mapping that cover indexes [first, last], in index order, each with the
+ * indexes it covers there: what looking up every index in turn (lookupDaxEntry) finds, at the
+ * cost of the entries present rather than of the range's length.
+ */
+export function daxEntriesInRange(mm: MmState, mapping: MappingId, first: bigint, last: bigint): { entry: DaxEntry; first: bigint; last: bigint }[] {
+  const entries = mm.daxEntries.get(mapping);
+  const out: { entry: DaxEntry; first: bigint; last: bigint }[] = [];
+  if (!entries || last < first || entries.size === 0) return out;
+  if (last - first < 16n) {
+    // A short range: look every index up, as the kernel does.
+    for (let i = first; i <= last; i++) {
+      const entry = lookupDaxEntry(mm, mapping, i);
+      if (!entry) continue;
+      const prev = out[out.length - 1];
+      if (prev && prev.entry === entry && prev.last === i - 1n) prev.last = i;
+      else out.push({ entry, first: i, last: i });
+    }
+    return out;
+  }
+  // A PMD entry covering `first` sits at first's 2 MiB-aligned index; the rest are in range.
+  const head = first & PG_PMD_MASK;
+  const pmdHead = head < first ? entries.get(head) : undefined;
+  const hits: [bigint, DaxEntry][] = pmdHead?.pmd ? [[head, pmdHead]] : [];
+  for (const hit of entries.rangeEntries(first, last)) hits.push(hit);
+  for (const [index, entry] of hits) {
+    const end = entry.pmd ? index + PG_PMD_NR - 1n : index;
+    if (end < first) continue;
+    const lo = index > first ? index : first;
+    const hi = end < last ? end : last;
+    if (!entry.pmd) {
+      out.push({ entry, first: lo, last: hi });
+      continue;
+    }
+    // A PTE entry of its own inside a PMD entry's span wins the lookup for that index.
+    let runStart = lo;
+    for (let i = lo; i <= hi; i++) {
+      if (i !== index && entries.get(i) !== undefined) {
+        if (i > runStart) out.push({ entry, first: runStart, last: i - 1n });
+        runStart = i + 1n;
+      }
+    }
+    if (runStart <= hi) out.push({ entry, first: runStart, last: hi });
+  }
+  out.sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  return out;
 }
 
 /** pfn_folio(): the folio holding pfn (a 2 MiB folio of a PMD entry, or its own page). */
 export function pfnFolio(mm: MmState, pfn: bigint): Folio {
-  const head = mm.folios.get(pfn & ~(PG_PMD_NR - 1n));
+  const head = mm.folios.get(pfn & PG_PMD_MASK);
   if (head && head.order === 9) return head;
   const own = mm.folios.get(pfn);
   if (own) return own;

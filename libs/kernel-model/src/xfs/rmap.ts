@@ -3,6 +3,7 @@
  * physical extent, per allocation group, kept in key order (startblock, owner, offset).
  */
 import { U64_MAX } from '../units';
+import type { XfsRmapBtree } from './rmap-btree';
 
 /** XFS_RMAP_OWN_* — negative numbers stored in a u64, so bit 63 marks a non-inode owner. */
 export const XFS_RMAP_OWN = {
@@ -55,34 +56,16 @@ export function xfsRmapCompare(a: XfsRmapIrec, b: XfsRmapIrec): number {
   return a.flags - b.flags;
 }
 
-/** The longest record of an AG, remembered per records array (it is only built at mount). */
-const longest = new WeakMap<readonly XfsRmapIrec[], { length: number; blockcount: bigint }>();
-
-function longestBlockcount(records: readonly XfsRmapIrec[]): bigint {
-  const hit = longest.get(records);
-  if (hit && hit.length === records.length) return hit.blockcount;
-  const blockcount = records.reduce((m, r) => (r.blockcount > m ? r.blockcount : m), 0n);
-  longest.set(records, { length: records.length, blockcount });
-  return blockcount;
-}
-
 /**
  * xfs_rmap_query_range() with overlapping semantics: every record of the AG (in key order)
- * that overlaps [low, high] (AG blocks, inclusive). Like the btree's overlapped query it
- * starts at the first record that could reach `low` instead of scanning the whole AG.
+ * that overlaps [low, high] (AG blocks, inclusive). An AG's rmap is an `XfsRmapBtree`
+ * (rmap-btree.ts: O(log n + k) whatever the record lengths); a plain array of records in key
+ * order is scanned whole, which is the reference the btree is tested against.
  */
-export function xfsRmapQueryRange(records: readonly XfsRmapIrec[], low: bigint, high: bigint): XfsRmapIrec[] {
-  const from = low - longestBlockcount(records) + 1n;
-  let lo = 0;
-  let hi = records.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((records[mid] as XfsRmapIrec).startblock < from) lo = mid + 1;
-    else hi = mid;
-  }
+export function xfsRmapQueryRange(records: XfsRmapBtree | readonly XfsRmapIrec[], low: bigint, high: bigint): XfsRmapIrec[] {
+  if (!Array.isArray(records)) return (records as XfsRmapBtree).queryRange(low, high);
   const out: XfsRmapIrec[] = [];
-  for (let i = lo; i < records.length; i++) {
-    const r = records[i] as XfsRmapIrec;
+  for (const r of records as readonly XfsRmapIrec[]) {
     if (r.startblock > high) break;
     if (r.startblock + r.blockcount - 1n >= low) out.push(r);
   }

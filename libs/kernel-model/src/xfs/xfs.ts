@@ -9,7 +9,9 @@ import { hasFlag, MF } from '../mf';
 import { PAGE_SIZE, SECTOR_SHIFT, u64, U32_MAX } from '../units';
 import { lookup, mappingId, type Bdev } from '../types';
 import { xfsDaxTranslateRange, xfsFailurePgcnt, xfsFailurePgoff, type XfsFailureInfo } from './failure-range';
-import { xfsRmapIsMetadata, xfsRmapOwnerName, xfsRmapQueryRange, type XfsRmapIrec } from './rmap';
+import { XfsIextTree, xfsIextLookupExtent, xfsIextSorted } from './iext-tree';
+import { xfsRmapIsMetadata, xfsRmapOwnerName, type XfsRmapIrec } from './rmap';
+import { XfsRmapBtree } from './rmap-btree';
 
 /** fs/xfs/xfs_mount.h shutdown flags. */
 export const SHUTDOWN = {
@@ -47,7 +49,8 @@ export interface XfsInode {
   readonly cache: 'active' | 'uncached' | 'transient';
   /** The per-inode DAX flag (FS_XFLAG_DAX), used with dax=inode. */
   readonly daxFlag: boolean;
-  readonly extents: readonly XfsExtent[];
+  /** The data fork's extents: a plain array (any order), or the compact iext tree. */
+  readonly extents: readonly XfsExtent[] | XfsIextTree;
 }
 
 export interface XfsBuftarg {
@@ -83,16 +86,30 @@ export interface XfsMount {
   frozenUser: boolean;
   frozenKernel: boolean;
   readonly inodes: Map<bigint, XfsInode>;
-  /** Per AG, in key order. */
-  readonly rmap: XfsRmapIrec[][];
+  /** Per AG: the rmapbt (records in key order, overlapped queries, refcounts). */
+  readonly rmap: XfsRmapBtree[];
 }
+
+/**
+ * How a device removal (MF_MEM_PRE_REMOVE over the whole device) finds the mapped pages:
+ * - 'rmap' (upstream): one overlapped rmap query over the device range, record by record;
+ * - 'pfn-walk': page by page over the device range, each page's blocks looked up in the rmap
+ *   as a memory_failure() of that pfn would (the walk upstream did not take: O(device size));
+ * - 'inode-walk': every in-core inode's extents on the device (the other road not taken:
+ *   O(inodes + extents), no rmap query).
+ * All three freeze, walk, shut down FORCE_UMOUNT and thaw the same way; they differ only in
+ * the order pages are found (signals are sent in that order) and in cost.
+ */
+export type UnbindStrategy = 'rmap' | 'pfn-walk' | 'inode-walk';
 
 export interface XfsState {
   readonly mounts: Map<string, XfsMount>;
+  /** Default 'rmap'. */
+  unbindStrategy?: UnbindStrategy;
 }
 
-export function createXfsState(): XfsState {
-  return { mounts: new Map() };
+export function createXfsState(opts: { unbindStrategy?: UnbindStrategy } = {}): XfsState {
+  return { mounts: new Map(), ...(opts.unbindStrategy && opts.unbindStrategy !== 'rmap' ? { unbindStrategy: opts.unbindStrategy } : {}) };
 }
 
 function mountOf(state: XfsState, fs: string): XfsMount {
@@ -233,7 +250,7 @@ export function* xfsDaxNotifyFailure(
     return 'EIO';
   }
   if (mp.log && mp.log.daxDev === args.daxDev) return yield* xfsDaxNotifyLogdevFailure(mp, args);
-  return yield* xfsDaxNotifyDevFailure(mp, args);
+  return yield* xfsDaxNotifyDevFailure(mp, args, state.unbindStrategy ?? 'rmap');
 }
 
 /** Models xfs_dax_notify_logdev_failure(); needs no rmapbt. */
@@ -262,7 +279,7 @@ interface FailureWalk {
  * after it. With MF_MEM_PRE_REMOVE the fs is frozen around the walk, metadata is skipped and
  * the walk always ends in a FORCE_UMOUNT shutdown.
  */
-function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigint; mfFlags: number }): Hop<Rc> {
+function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigint; mfFlags: number }, strategy: UnbindStrategy = 'rmap'): Hop<Rc> {
   const tag = `XFS (${mp.name})`;
   const preRemove = hasFlag(args.mfFlags, MF.MF_MEM_PRE_REMOVE);
   if (!mp.rmapbt) {
@@ -274,6 +291,7 @@ function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigi
   const bbPerBlock = mp.blockSize >> SECTOR_SHIFT;
   const startBno = tr.daddr / bbPerBlock;
   const endBno = (tr.daddr + tr.bblen - 1n) / bbPerBlock;
+  if (preRemove && strategy !== 'rmap') return yield* xfsPreRemoveWalk(mp, args.mfFlags, startBno, endBno, strategy);
 
   let kernelFrozen = false;
   if (preRemove) {
@@ -317,6 +335,71 @@ function* xfsDaxNotifyDevFailure(mp: XfsMount, args: { offset: bigint; len: bigi
     if (error === 0) error = 'EUCLEAN';
   }
   if (preRemove) yield* xfsDaxNotifyFailureThaw(mp, kernelFrozen);
+  return error;
+}
+
+/**
+ * The device-removal walks upstream does not use (UnbindStrategy): the same freeze, the same
+ * xfs_dax_failure_fn() per (record, failed range), the same FORCE_UMOUNT shutdown and thaw
+ * as the rmap walk — only how the pages are found differs.
+ */
+function* xfsPreRemoveWalk(mp: XfsMount, mfFlags: number, startBno: bigint, endBno: bigint, strategy: 'pfn-walk' | 'inode-walk'): Hop<Rc> {
+  const tag = `XFS (${mp.name})`;
+  yield* printk('xfs', 'info', `${tag}: Device is about to be removed!`);
+  const kernelFrozen = (yield* xfsDaxNotifyFailureFreeze(mp)) === 0;
+  const walk: FailureWalk = { mp, mfFlags, notify: { startblock: 0n, blockcount: 0n }, wantShutdown: false };
+  let error: Rc = 0;
+  const startAg = startBno / mp.agBlocks;
+  const endAg = endBno / mp.agBlocks;
+  if (strategy === 'pfn-walk') {
+    // One page at a time: the blocks of each pfn, as memory_failure(pfn) would hand them over.
+    const step = mp.blockSize < PAGE_SIZE ? PAGE_SIZE / mp.blockSize : 1n;
+    for (let agno = startAg; agno <= endAg && agno < mp.agCount && error === 0; agno++) {
+      if (mp.shutdown !== 0) {
+        error = 'EIO';
+        break;
+      }
+      const bt = mp.rmap[Number(agno)] ?? EMPTY_RMAP;
+      const low = agno === startAg ? startBno % mp.agBlocks : 0n;
+      const last = xfsAgLength(mp, agno) - 1n;
+      const high = agno === endAg ? endBno % mp.agBlocks : last;
+      for (let agbno = low; agbno <= high && agbno <= last && error === 0; agbno += step) {
+        const pageLast = agbno + step - 1n < high ? agbno + step - 1n : high;
+        walk.notify = { startblock: agbno, blockcount: pageLast + 1n - agbno };
+        for (const rec of bt.queryRange(agbno, pageLast)) {
+          const rc = yield* xfsDaxFailureFn(walk, rec);
+          if (rc !== 0) {
+            error = rc;
+            break;
+          }
+        }
+      }
+    }
+  } else {
+    // Every in-core inode's data extents that lie in the range, in inode order.
+    const inos = [...mp.inodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const ino of inos) {
+      const ip = mp.inodes.get(ino) as XfsInode;
+      // The iext tree is in file-offset order already; an array's sorted view is cached.
+      for (const ext of ip.extents instanceof XfsIextTree ? ip.extents : xfsIextSorted(ip.extents)) {
+        if (ext.block + ext.count - 1n < startBno || ext.block > endBno) continue;
+        const agno = ext.block / mp.agBlocks;
+        const low = agno === startAg ? startBno % mp.agBlocks : 0n;
+        const last = xfsAgLength(mp, agno) - 1n;
+        const high = agno === endAg ? endBno % mp.agBlocks : U32_MAX;
+        walk.notify = { startblock: low, blockcount: (last < high ? last : high) + 1n - low };
+        const rec: XfsRmapIrec = { startblock: ext.block % mp.agBlocks, blockcount: ext.count, owner: ino, offset: ext.offset, flags: 0 };
+        const rc = yield* xfsDaxFailureFn(walk, rec);
+        if (rc !== 0) {
+          error = rc;
+          break;
+        }
+      }
+      if (error !== 0) break;
+    }
+  }
+  yield* xfsForceShutdown(mp, 'SHUTDOWN_FORCE_UMOUNT');
+  yield* xfsDaxNotifyFailureThaw(mp, kernelFrozen);
   return error;
 }
 
@@ -374,11 +457,16 @@ export type XfsIomap =
   | { readonly rc: 0; readonly type: 'hole'; readonly count: bigint }
   | { readonly rc: 0; readonly type: 'mapped'; readonly daxDev: string; readonly daxPgoff: bigint; readonly count: bigint; readonly shared: boolean };
 
-/** How many data extents (of any file) cover this block: > 1 means reflinked. */
+const EMPTY_RMAP = new XfsRmapBtree();
+
+/**
+ * How many data extents (of any file) cover this block: > 1 means reflinked. The refcount
+ * btree answers it (xfs_refcount_find_shared()); no owner list is built.
+ */
 export function xfsBlockRefcount(mp: XfsMount, block: bigint): number {
   const agno = block / mp.agBlocks;
   const agbno = block % mp.agBlocks;
-  return xfsRmapQueryRange(mp.rmap[Number(agno)] ?? [], agbno, agbno).filter((r) => !xfsRmapIsMetadata(r)).length;
+  return mp.rmap[Number(agno)]?.refcount(agbno) ?? 0;
 }
 
 /**
@@ -413,9 +501,9 @@ export function* xfsDaxIomapBegin(state: XfsState, args: { fs: string; ino: bigi
   if (!ip) return { rc: 'EIO' };
   if (!xfsInodeIsDax(mp, ip)) return { rc: 0, type: 'pagecache' };
   const fb = args.pgoff; // DAX needs blocksize == PAGE_SIZE: one block is one page
-  const ext = ip.extents.find((e) => e.offset <= fb && fb < e.offset + e.count);
+  const { got: ext, next: nextExt } = xfsIextLookupExtent(ip, fb);
   if (!ext) {
-    const next = ip.extents.filter((e) => e.offset > fb).reduce<bigint | null>((m, e) => (m === null || e.offset < m ? e.offset : m), null);
+    const next = nextExt?.offset ?? null;
     const count = next === null ? args.count : next - fb;
     return { rc: 0, type: 'hole', count: count < args.count ? count : args.count };
   }
@@ -443,7 +531,7 @@ export function* xfsReadFolio(state: XfsState, args: { fs: string; ino: bigint; 
   const chunk = mp.blockSize < PAGE_SIZE ? mp.blockSize : PAGE_SIZE;
   for (let pos = args.pgoff * PAGE_SIZE; pos < (args.pgoff + 1n) * PAGE_SIZE; pos += chunk) {
     const fb = pos / mp.blockSize;
-    const ext = ip.extents.find((e) => e.offset <= fb && fb < e.offset + e.count);
+    const ext = xfsIextLookupExtent(ip, fb).got;
     if (!ext) continue;
     const sector = ((ext.block + fb - ext.offset) * mp.blockSize + (pos % mp.blockSize)) >> SECTOR_SHIFT;
     const nrSectors = chunk >> SECTOR_SHIFT;

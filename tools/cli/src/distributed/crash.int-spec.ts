@@ -76,7 +76,7 @@ describe('a service killed mid-incident and restarted', { timeout: 900_000 }, ()
       const s = stack as TestStack;
       const parsed = parseScenario(readFileSync(c.file, 'utf8'), c.file);
       assert.ok(parsed.ok);
-      const embedded = runScenario(parsed.scenario);
+      const embedded = runScenario(parsed.scenario, undefined, { setupTrace: 'full' });
       const started = Date.now();
       const distributed = await runScenarioDistributed(parsed.scenario, cluster as KafkaCluster, {
         aroundInjection: async (inj, send) => {

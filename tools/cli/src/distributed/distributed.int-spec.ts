@@ -48,7 +48,7 @@ for (const variant of VARIANTS) {
       it(path.relative(REPO_ROOT, file), async () => {
         const parsed = parseScenario(readFileSync(file, 'utf8'), file);
         assert.ok(parsed.ok);
-        const embedded = runScenario(parsed.scenario);
+        const embedded = runScenario(parsed.scenario, undefined, { setupTrace: 'full' });
         let distributed;
         try {
           distributed = await runScenarioDistributed(parsed.scenario, cluster as KafkaCluster);

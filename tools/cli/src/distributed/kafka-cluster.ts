@@ -125,7 +125,7 @@ export class KafkaCluster implements Cluster {
       const body: { entities: [string, string][]; rmap?: string } = { entities: [...entities] };
       if (subsys === 'xfs') {
         const rows: { fs: string; agno: bigint; rec: unknown }[] = [];
-        for (const mp of plan.kernel.xfs.mounts.values()) mp.rmap.forEach((ag, agno) => ag.forEach((rec) => rows.push({ fs: mp.name, agno: BigInt(agno), rec })));
+        for (const mp of plan.kernel.xfs.mounts.values()) mp.rmap.forEach((ag, agno) => ag.toRecords().forEach((rec) => rows.push({ fs: mp.name, agno: BigInt(agno), rec })));
         body.rmap = encodeJson(rows);
       }
       await this.http(subsys, 'POST', `/runs/${this.run}`, body);

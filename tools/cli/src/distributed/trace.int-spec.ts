@@ -48,39 +48,38 @@ describe('one trace per incident, parented hop by hop across the services', { ti
     await collector?.close();
   });
 
-  async function incidentSpans(file: string): Promise<{ spans: CollectedSpan[]; incident: string }> {
+  /** The spans of the file's first incident once `complete` holds for them (spans arrive in batches). */
+  async function incidentSpans(file: string, complete: (spans: CollectedSpan[]) => boolean): Promise<{ spans: CollectedSpan[]; incident: string }> {
     const parsed = parseScenario(readFileSync(file, 'utf8'), file);
     assert.ok(parsed.ok);
     const run = await runScenarioDistributed(parsed.scenario, cluster as KafkaCluster);
     assert.ok(run.pass);
     const incident = run.injections[0]?.incident.incident as string;
     // Every span of the incident carries its failure id; they must all be one trace.
-    const spans = await collector.waitFor(
-      (c) => {
-        const mine = c.spans.filter((s) => s.attributes['failure.id'] === incident);
-        const traces = new Set(mine.map((s) => s.traceId));
-        if (mine.length === 0 || traces.size !== 1) return undefined;
-        const all = c.spans.filter((s) => s.traceId === mine[0]?.traceId);
-        const services = new Set(all.map((s) => s.resource['service.name']));
-        return services.size >= 4 ? all : undefined;
-      },
-      { timeoutMs: 30_000, what: `the spans of incident ${incident}` },
-    );
-    return { spans, incident };
+    const current = (): CollectedSpan[] => {
+      const mine = collector.spans.filter((s) => s.attributes['failure.id'] === incident);
+      const traces = new Set(mine.map((s) => s.traceId));
+      assert.ok(traces.size <= 1, `incident ${incident} is spread over ${traces.size} traces`);
+      return mine.length === 0 ? [] : collector.spans.filter((s) => s.traceId === mine[0]?.traceId);
+    };
+    await collector.waitFor(() => (complete(current()) ? true : undefined), { timeoutMs: 30_000, what: `the spans of incident ${incident}` }).catch(() => undefined);
+    return { spans: current(), incident };
   }
 
   it('a reflinked failure: mm → pmem → dax → xfs → mm, one mf_dax_kill_procs per owner', async () => {
-    const { spans } = await incidentSpans(path.join(REPO_ROOT, 'scenarios/examples/03-reflinked-block-two-owners.yaml'));
-    const e = edges(spans);
-    for (const edge of [
+    const wanted = [
       'mm-process:memory_failure_dev_pagemap -> pmem-driver:pmem_pagemap_memory_failure',
       'mm-process:memory_failure -> pmem-driver:get_dev_pagemap',
       'pmem-driver:pmem_pagemap_memory_failure -> dax-core:dax_holder_notify_failure',
       'dax-core:dax_holder_notify_failure -> xfs-fs:xfs_dax_notify_failure',
       'xfs-fs:xfs_dax_notify_failure -> mm-process:mf_dax_kill_procs',
-    ]) {
-      assert.ok(e.has(edge), `missing ${edge}; edges: ${[...e].join(' | ')}`);
-    }
+    ];
+    const { spans } = await incidentSpans(
+      path.join(REPO_ROOT, 'scenarios/examples/03-reflinked-block-two-owners.yaml'),
+      (all) => wanted.every((w) => edges(all).has(w)) && all.filter((s) => s.name === 'mf_dax_kill_procs').length >= 2,
+    );
+    const e = edges(spans);
+    for (const edge of wanted) assert.ok(e.has(edge), `missing ${edge}; edges: ${[...e].join(' | ')}`);
     const kills = spans.filter((s) => s.name === 'mf_dax_kill_procs');
     assert.equal(kills.length, 2, 'one mf_dax_kill_procs per reflink owner');
     const notify = spans.find((s) => s.name === 'dax_holder_notify_failure');
@@ -91,17 +90,16 @@ describe('one trace per incident, parented hop by hop across the services', { ti
   });
 
   it('an unbind: pmem → dax (kill_dax) → xfs (pre-remove walk) → mm, and fs_bdev_mark_dead', async () => {
-    const { spans } = await incidentSpans(path.join(REPO_ROOT, 'scenarios/examples/07-unbind-pre-remove.yaml'));
-    const e = edges(spans);
-    for (const edge of [
+    const wanted = [
       'pmem-driver:nd_pmem_remove -> dax-core:dax_remove_host',
       'pmem-driver:nd_pmem_remove -> dax-core:kill_dax',
       'dax-core:dax_holder_notify_failure -> xfs-fs:xfs_dax_notify_failure',
       'xfs-fs:xfs_dax_notify_failure -> mm-process:mf_dax_kill_procs',
       'xfs-fs:xfs_dax_notify_failure -> mm-process:invalidate_inode_pages2_range',
       'pmem-driver:nd_pmem_remove -> xfs-fs:fs_bdev_mark_dead',
-    ]) {
-      assert.ok(e.has(edge), `missing ${edge}; edges: ${[...e].join(' | ')}`);
-    }
+    ];
+    const { spans } = await incidentSpans(path.join(REPO_ROOT, 'scenarios/examples/07-unbind-pre-remove.yaml'), (all) => wanted.every((w) => edges(all).has(w)));
+    const e = edges(spans);
+    for (const edge of wanted) assert.ok(e.has(edge), `missing ${edge}; edges: ${[...e].join(' | ')}`);
   });
 });

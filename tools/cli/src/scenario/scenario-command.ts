@@ -178,11 +178,15 @@ async function runCommand(args: string[]): Promise<number> {
         });
         if (tty) process.stderr.write('\r\u001b[K');
       } catch (err) {
-        if (!(err instanceof ClusterError)) throw err;
-        process.stderr.write(`mfsim scenario run: ${err.message}\n`);
+        if (!(err instanceof ClusterError) && !/runs in embedded mode only/.test(String(err))) throw err;
+        process.stderr.write(`mfsim scenario run: ${err instanceof Error ? err.message : String(err)}\n`);
         return 2;
       }
-    } else run = runScenario(l.scenario);
+    } else {
+      // Full traces for the human report (set-up ones only with --verbose, which prints them);
+      // --json prints no trace, so none is kept.
+      run = runScenario(l.scenario, undefined, { trace: opts.json ? 'none' : 'full', setupTrace: opts.verbose && !opts.json ? 'full' : 'none' });
+    }
     if (run.pass) passed++;
     else failed++;
     if (opts.json) {
