@@ -7,7 +7,7 @@
 import type { Subsystem } from './effects';
 import type { DaxDevice, DaxState } from './dax/dax';
 import type { DmState, MappedDevice } from './dm/dm';
-import { createMmState, entriesOf, mmAddTask, type ActionResultRecord, type DaxEntry, type Folio, type MmState, type Pte, type SignalRecord, type Task } from './mm/mm-state';
+import { createMmState, entriesOf, mmAddTask, ptesOf, type ActionResultRecord, type DaxEntry, type Folio, type MmState, type Pte, type SignalRecord, type Task } from './mm/mm-state';
 import type { BdClaim, PmemNamespace, PmemState } from './pmem/pmem';
 import type { XfsInode, XfsMount, XfsState } from './xfs/xfs';
 
@@ -95,9 +95,27 @@ export function encodeState(subsys: Subsystem, state: SubsystemState): Entities 
       const mm = state as MmState;
       put('misc', { sysctl: mm.sysctl, hwpoisonFilter: mm.hwpoisonFilter, hwMemoryFailure: mm.hwMemoryFailure, numPoisonedPages: mm.numPoisonedPages });
       mm.tasks.forEach((t, i) => putFrozen(`task:${pad(i)}`, t));
-      for (const [pid, ptes] of mm.pageTables) for (const [addr, pte] of ptes) putFrozen(`pte:${pid}:${addr}`, pte);
-      for (const [mapping, entries] of mm.daxEntries) for (const [index, e] of entries) out.set(`dax:${mapping}\u0000${index}`, daxEntryText(mapping, e));
-      for (const [pfn, folio] of mm.folios) put(`folio:${pfn}`, folio);
+      for (const [pid, ptes] of mm.pageTables) {
+        putGroup(out, ptes, `pte:${pid}`, () => {
+          const list: [string, string][] = [];
+          for (const [addr, pte] of ptes) list.push([`pte:${pid}:${addr}`, frozen(pte)]);
+          return list;
+        });
+      }
+      for (const [mapping, entries] of mm.daxEntries) {
+        putGroup(out, entries, `dax:${mapping}`, () => {
+          const list: [string, string][] = [];
+          for (const [index, e] of entries) list.push([`dax:${mapping}\u0000${index}`, daxEntryText(mapping, e)]);
+          return list;
+        });
+      }
+      // Folios change in place (share counts, mapping): encoded every time, by hand (the hot path).
+      for (const [pfn, f] of mm.folios) {
+        out.set(
+          `folio:${pfn}`,
+          `{"pfn":{"$n":"${f.pfn}"},"order":${f.order},"mapping":${f.mapping === null ? 'null' : JSON.stringify(f.mapping)},"index":{"$n":"${f.index}"},"share":${f.share}}`,
+        );
+      }
       for (const pfn of mm.hwpoison) put(`hwp:${pfn}`, pfn);
       mm.signals.forEach((sig, i) => putFrozen(`sig:${pad(i)}`, sig));
       mm.actionResults.forEach((ar, i) => putFrozen(`ar:${pad(i)}`, ar));
@@ -105,6 +123,25 @@ export function encodeState(subsys: Subsystem, state: SubsystemState): Entities 
     }
   }
   return out;
+}
+
+function frozen(value: object): string {
+  let text = frozenText.get(value);
+  if (text === undefined) frozenText.set(value, (text = encodeJson(value)));
+  return text;
+}
+
+/** Encoded entries of a container that counts its changes (`gen`), reused while it has not changed. */
+const groupTexts = new WeakMap<object, { gen: number; name: string; list: [string, string][] }>();
+
+function putGroup(out: Entities, container: object, name: string, encode: () => [string, string][]): void {
+  const gen = (container as { gen?: unknown }).gen;
+  let cached = typeof gen === 'number' ? groupTexts.get(container) : undefined;
+  if (!cached || cached.gen !== gen || cached.name !== name) {
+    cached = { gen: typeof gen === 'number' ? gen : -1, name, list: encode() };
+    if (typeof gen === 'number') groupTexts.set(container, cached);
+  }
+  for (const [k, v] of cached.list) out.set(k, v);
 }
 
 const daxEntryTexts = new WeakMap<object, string>();
@@ -171,9 +208,7 @@ export function decodeState(subsys: Subsystem, entities: Entities): SubsystemSta
         const text = entities.get(key) as string;
         if (key.startsWith('pte:')) {
           const [, pid, addr] = key.split(':');
-          let table = mm.pageTables.get(Number(pid));
-          if (!table) mm.pageTables.set(Number(pid), (table = new Map()));
-          table.set(BigInt(addr as string), decodeJson(text) as Pte);
+          ptesOf(mm, Number(pid)).set(BigInt(addr as string), decodeJson(text) as Pte);
         } else if (key.startsWith('dax:')) {
           const { mapping, e } = decodeJson(text) as { mapping: string; e: DaxEntry };
           entriesOf(mm, mapping).set(e.index, e);

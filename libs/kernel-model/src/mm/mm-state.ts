@@ -179,8 +179,29 @@ function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
 }
 
 /** A task's page table. */
+/**
+ * A Map that counts its changes (`gen`), like the xarray's: a host re-encodes a page table only
+ * when it changed. Behaves as a Map in every other way.
+ */
+export class GenMap<K, V> extends Map<K, V> {
+  gen = 0;
+  override set(key: K, value: V): this {
+    this.gen++;
+    return super.set(key, value);
+  }
+  override delete(key: K): boolean {
+    const had = super.delete(key);
+    if (had) this.gen++;
+    return had;
+  }
+  override clear(): void {
+    this.gen++;
+    super.clear();
+  }
+}
+
 export function ptesOf(mm: MmState, pid: number): Map<bigint, Pte> {
-  return getOrCreate(mm.pageTables, pid, () => new Map());
+  return getOrCreate(mm.pageTables, pid, () => new GenMap<bigint, Pte>());
 }
 
 export function lookupPte(mm: MmState, pid: number, addr: bigint): Pte | undefined {

@@ -15,6 +15,8 @@ export class Xarray<T> implements Iterable<[bigint, T]> {
   private keys: number[] = [];
   private sorted = true;
   private erased = 0;
+  /** Bumped by every store and erase: lets a host tell an unchanged array at a glance. */
+  gen = 0;
 
   get size(): number {
     return this.map.size;
@@ -30,6 +32,7 @@ export class Xarray<T> implements Iterable<[bigint, T]> {
 
   /** xa_store(). */
   set(index: bigint, entry: T): this {
+    this.gen++;
     const k = Number(index);
     if (!this.map.has(k)) {
       const last = this.keys[this.keys.length - 1];
@@ -43,6 +46,7 @@ export class Xarray<T> implements Iterable<[bigint, T]> {
   /** xa_erase(). */
   delete(index: bigint): boolean {
     if (!this.map.delete(Number(index))) return false;
+    this.gen++;
     this.erased++;
     if (this.erased > 64 && this.erased > this.map.size) this.compact();
     return true;
