@@ -197,10 +197,13 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
       // A resumed step is named after the hop that waited for this answer.
       if (waiting) trace.getActiveSpan()?.updateName(KERNEL_FUNCTION[waiting.op] ?? waiting.op);
       const r = await handleIncoming(host, incoming);
-      const touchedRecords = [...r.touched].map((id) => view.records.get(id)).filter((x): x is CallRecord => x !== undefined);
-      return { touched: r.touched, value: { send: r.send, touchedRecords, root: view.records.get(chain) } };
+      // mm-process copies a chain's records to PostgreSQL once, when the chain has finished.
+      const root = view.records.get(chain);
+      const finished = root !== undefined && root.status !== 'open' && r.touched.has(root.id);
+      const chainRecords = finished ? [...view.records.values()].filter((x) => x.chain === chain) : [];
+      return { touched: r.touched, value: { send: r.send, chainRecords, root } };
     });
-    if (this.subsys === 'mm') await this.journal.copyRecords(run, result.touchedRecords);
+    if (this.subsys === 'mm') await this.journal.copyRecords(run, result.chainRecords);
     const root = result.root;
     if (root && root.caller === 'user' && incoming.kind === 'call') {
       await this.journal.upsert({ id: incidentOf(root.id), run, op: root.op, args: encodeJson(root.args), service: this.subsys, status: 'open', result: null });
