@@ -6,7 +6,9 @@
  */
 import { KernelPanic, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
 import type { KernelOps, KernelReads, OpName, ReadName } from './ops';
-import { xfsRmapQueryRange } from './xfs/rmap';
+import { xfsRmapIsMetadata, xfsRmapQueryRange, type XfsRmapIrec } from './xfs/rmap';
+import { XfsRmapBtree } from './xfs/rmap-btree';
+import type { XfsRefcountIrec } from './ops';
 import { lookup } from './types';
 import * as dax from './dax/dax';
 import * as dm from './dm/dm';
@@ -77,7 +79,29 @@ type Reader<K extends ReadName> = (kernel: Kernel, args: KernelReads[K]['args'])
 /** How the embedded bus answers each read: from the subsystem's in-memory structures. */
 export const READERS: { [K in ReadName]: Reader<K> } = {
   'xfs.rmapQueryRange': (k, a) => xfsRmapQueryRange(lookup(k.xfs.mounts, a.fs, 'filesystem').rmap[Number(a.agno)] ?? [], a.low, a.high),
+  'xfs.refcountQueryRange': (k, a) => refcountRecords(lookup(k.xfs.mounts, a.fs, 'filesystem').rmap[Number(a.agno)], a.low, a.high),
 };
+
+/**
+ * The shared blocks of [low, high] as refcount records, from an AG's rmap (its refcount btree
+ * when it has one). Adjacent blocks with the same count are one record.
+ */
+export function refcountRecords(ag: XfsRmapBtree | readonly XfsRmapIrec[] | undefined, low: bigint, high: bigint): XfsRefcountIrec[] {
+  const out: { startblock: bigint; blockcount: bigint; refcount: number }[] = [];
+  if (!ag) return out;
+  const countAt =
+    ag instanceof XfsRmapBtree
+      ? (b: bigint) => ag.refcount(b)
+      : (b: bigint) => xfsRmapQueryRange(ag, b, b).filter((r) => !xfsRmapIsMetadata(r)).length;
+  for (let b = low; b <= high; b++) {
+    const n = countAt(b);
+    if (n < 2) continue;
+    const last = out[out.length - 1];
+    if (last && last.refcount === n && last.startblock + last.blockcount === b) last.blockcount += 1n;
+    else out.push({ startblock: b, blockcount: 1n, refcount: n });
+  }
+  return out;
+}
 
 /** Answers a read effect from the kernel's in-memory state. */
 export function answerRead(kernel: Kernel, effect: { op: ReadName; args: unknown }): unknown {

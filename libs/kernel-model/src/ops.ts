@@ -69,6 +69,18 @@ export type OpName = keyof KernelOps;
  */
 export interface KernelReads {
   'xfs.rmapQueryRange': Op<{ fs: string; agno: bigint; low: bigint; high: bigint }, XfsRmapIrec[]>;
+  /**
+   * The refcount btree of one AG over [low, high]: the shared blocks (data refcount ≥ 2) as
+   * records {startblock, blockcount, refcount}, in block order; unshared blocks have none.
+   */
+  'xfs.refcountQueryRange': Op<{ fs: string; agno: bigint; low: bigint; high: bigint }, XfsRefcountIrec[]>;
+}
+
+/** struct xfs_refcount_irec. */
+export interface XfsRefcountIrec {
+  readonly startblock: bigint;
+  readonly blockcount: bigint;
+  readonly refcount: number;
 }
 
 export type ReadName = keyof KernelReads;

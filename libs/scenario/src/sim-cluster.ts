@@ -16,6 +16,7 @@ import {
   handleIncoming,
   lookup,
   ownerOf,
+  refcountRecords,
   xfsRmapQueryRange,
   type CallRecord,
   type ChainHost,
@@ -65,9 +66,11 @@ class SimHost {
     const host: ChainHost = {
       subsys: this.subsys,
       hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
-      read: (_op, args) => {
+      read: (op, args) => {
         const a = args as { fs: string; agno: bigint; low: bigint; high: bigint };
-        return xfsRmapQueryRange(lookup(this.rmaps, a.fs, 'filesystem rmap')[Number(a.agno)] ?? [], a.low, a.high);
+        const ag = lookup(this.rmaps, a.fs, 'filesystem rmap')[Number(a.agno)];
+        if (op === 'xfs.refcountQueryRange') return refcountRecords(ag, a.low, a.high);
+        return xfsRmapQueryRange(ag ?? [], a.low, a.high);
       },
       records,
     };

@@ -470,21 +470,21 @@ export function xfsBlockRefcount(mp: XfsMount, block: bigint): number {
 }
 
 /**
- * The data-extent reference count of each block of [block, block + count), from one rmapbt
- * query per AG the range touches (the refcount btree's answer, read through the rmap).
+ * Whether each block of [block, block + count) is shared (data refcount ≥ 2), from one
+ * refcount-btree query per AG the range touches (xfs_reflink_trim_around_shared()).
  */
-function* xfsRefcountRange(mp: XfsMount, block: bigint, count: bigint): Hop<(b: bigint) => number> {
+function* xfsSharedRange(mp: XfsMount, block: bigint, count: bigint): Hop<(b: bigint) => boolean> {
   const spans: { start: bigint; end: bigint }[] = [];
   const last = block + count - 1n;
   for (let agno = block / mp.agBlocks; agno <= last / mp.agBlocks; agno++) {
     const agStart = agno * mp.agBlocks;
     const low = block > agStart ? block - agStart : 0n;
     const high = last < agStart + mp.agBlocks - 1n ? last - agStart : mp.agBlocks - 1n;
-    for (const r of yield* read('xfs.rmapQueryRange', { fs: mp.name, agno, low, high })) {
-      if (!xfsRmapIsMetadata(r)) spans.push({ start: agStart + r.startblock, end: agStart + r.startblock + r.blockcount });
+    for (const r of yield* read('xfs.refcountQueryRange', { fs: mp.name, agno, low, high })) {
+      spans.push({ start: agStart + r.startblock, end: agStart + r.startblock + r.blockcount });
     }
   }
-  return (b: bigint) => spans.reduce((n, s) => (s.start <= b && b < s.end ? n + 1 : n), 0);
+  return (b: bigint) => spans.some((s) => s.start <= b && b < s.end);
 }
 
 /**
@@ -509,10 +509,10 @@ export function* xfsDaxIomapBegin(state: XfsState, args: { fs: string; ino: bigi
   }
   const block = ext.block + (fb - ext.offset);
   const limit = ext.offset + ext.count - fb;
-  const refcount = yield* xfsRefcountRange(mp, block, args.count < limit ? args.count : limit);
-  const shared = refcount(block) > 1;
+  const isShared = yield* xfsSharedRange(mp, block, args.count < limit ? args.count : limit);
+  const shared = isShared(block);
   let count = 1n;
-  while (count < args.count && count < limit && refcount(block + count) > 1 === shared) count++;
+  while (count < args.count && count < limit && isShared(block + count) === shared) count++;
   const daxDev = mp.data.daxDev as string;
   return { rc: 0, type: 'mapped', daxDev, daxPgoff: (mp.data.daxPartOff + block * mp.blockSize) / PAGE_SIZE, count, shared };
 }

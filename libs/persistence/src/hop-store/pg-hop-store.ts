@@ -158,8 +158,9 @@ export class PgHopStore implements HopStore {
   }
 
   private async read(c: PoolClient, run: string, op: string, args: unknown): Promise<unknown> {
-    if (op !== 'xfs.rmapQueryRange') throw new Error(`${this.subsys}: no read ${op}`);
     const a = args as { fs: string; agno: bigint; low: bigint; high: bigint };
+    if (op === 'xfs.refcountQueryRange') return this.refcountQuery(c, run, a);
+    if (op !== 'xfs.rmapQueryRange') throw new Error(`${this.subsys}: no read ${op}`);
     // Key order of the rmapbt: startblock, owner (unsigned), offset; on the columns, not on
     // the text the rows are returned as.
     const rows = await c.query<{ sb: string; bc: string; ow: string; fo: string; flags: number }>(
@@ -172,6 +173,30 @@ export class PgHopStore implements HopStore {
     return rows.rows.map(
       (r): XfsRmapIrec => ({ startblock: BigInt(r.sb), blockcount: BigInt(r.bc), owner: BigInt(r.ow), offset: BigInt(r.fo), flags: r.flags }),
     );
+  }
+
+  /**
+   * The refcount btree's answer, from the rmap: per block of [low, high], how many data records
+   * (not metadata: owner bit 63 clear, no attr-fork/bmbt flag) cover it; blocks shared by two or
+   * more, merged into records. One GiST probe per block (a fault asks for at most 512).
+   */
+  private async refcountQuery(c: PoolClient, run: string, a: { fs: string; agno: bigint; low: bigint; high: bigint }): Promise<unknown> {
+    const rows = await c.query<{ b: string; n: number }>(
+      `SELECT g.b::text AS b, count(*)::int AS n
+         FROM generate_series($4::bigint, $5::bigint) AS g(b)
+         JOIN xfs_rmap r ON r.run_id = $1 AND r.fs = $2 AND r.agno = $3::bigint AND r.blocks @> g.b
+        WHERE r.owner < 9223372036854775808 AND (r.flags & 3) = 0
+        GROUP BY g.b HAVING count(*) >= 2 ORDER BY g.b`,
+      [run, a.fs, a.agno.toString(), a.low.toString(), a.high.toString()],
+    );
+    const out: { startblock: bigint; blockcount: bigint; refcount: number }[] = [];
+    for (const r of rows.rows) {
+      const b = BigInt(r.b);
+      const last = out[out.length - 1];
+      if (last && last.refcount === r.n && last.startblock + last.blockcount === b) last.blockcount += 1n;
+      else out.push({ startblock: b, blockcount: 1n, refcount: r.n });
+    }
+    return out;
   }
 
   private async putEntities(c: PoolClient, run: string, put: Entities, del: readonly string[]): Promise<void> {
