@@ -180,7 +180,7 @@ function deterministicIds(): RunIds {
 }
 
 /** One model run over `chosen` (in invoke order), compared with the history. */
-function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, stateLine: number, assumed: string[]): Attempt {
+function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, assumed: string[]): Attempt {
   const byId = new Map(scenario.injections.map((i) => [i.id, i] as const));
   const injections = chosen.map((c) => byId.get(c.invoke.injection) as InjectionSpec);
   const run = runScenario({ ...scenario, injections }, deterministicIds(), { trace: 'none' });
@@ -227,7 +227,6 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, state
         detail: `rc of ${c.invoke.injection} (line ${done.line}): expected ${JSON.stringify(rc)}, got ${JSON.stringify(done.rc)}`,
       });
   });
-  void stateLine;
   return { anomalies, assumed };
 }
 
@@ -332,7 +331,6 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
         scenario,
         chosen,
         state,
-        final.line,
         indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
       );
       modelRuns++;
