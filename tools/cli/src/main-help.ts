@@ -240,7 +240,8 @@ Replays the operations the history acknowledged (ok; info and unfinished ones ma
 happened: the model is run with and without each, at most 12 of them) through the embedded model
 and compares each rc and the final state. Prints one line per anomaly, by name:
   lost                    acknowledged, but the incident is missing from the final records
-  duplicate-signal        a signal in the final state more often than the model sends it
+  duplicate-signal        a signal in the final state (or an incident's record) more often
+                          than the model sends it
   duplicate-unmap         an incident's records unmap one page-table entry twice
   wrong-outcome           an rc or a final-state field differs from the model (named)
   unfinished              invoked and never completed

@@ -104,6 +104,20 @@ describe('checkHistory', () => {
     assert.match(r.anomalies[0]?.detail ?? '', /SIGBUS BUS_MCEERR_AR to pid 201 at 0x7f2000000000 sent 2 times, the model sends it once/);
   });
 
+  it('compares the signals the record of each incident sent with the model, incident by incident', () => {
+    const twice = cleanLines();
+    finalOf(twice).records = [{ incident: INC, injection: 'i1', signals: 2, unmaps: [] }];
+    const r = check(twice);
+    assert.deepEqual(names(r), ['duplicate-signal']);
+    assert.equal(r.anomalies[0]?.incident, INC);
+    assert.equal(r.anomalies[0]?.field, 'records.signals');
+    const none = cleanLines();
+    finalOf(none).records = [{ incident: INC, injection: 'i1', signals: 0, unmaps: [] }];
+    const w = check(none);
+    assert.deepEqual(names(w), ['wrong-outcome']);
+    assert.equal(w.anomalies[0]?.field, 'records.signals');
+  });
+
   it('reports a duplicate unmap the records show', () => {
     const lines = cleanLines();
     finalOf(lines).records = [{ incident: INC, injection: 'i1', signals: 1, unmaps: [{ pid: 201, addr: '0x7f2000000000' }, { pid: 201, addr: '0x7f2000000000' }] }];

@@ -14,7 +14,7 @@ import { parseScenario } from '../parse-scenario';
 import { explainMismatch } from '../render';
 import { runScenario, type RunIds } from '../run-scenario';
 import type { ExpectSpec, InjectionSpec, Scenario } from '../scenario.types';
-import type { FaultRef, History, HistoryOp } from './history';
+import type { FaultRef, History, HistoryOp, IncidentRecord } from './history';
 
 export type AnomalyName =
   | 'lost'
@@ -180,10 +180,19 @@ function deterministicIds(): RunIds {
 }
 
 /** One model run over `chosen` (in invoke order), compared with the history. */
-function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, assumed: string[]): Attempt {
+function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
   const byId = new Map(scenario.injections.map((i) => [i.id, i] as const));
   const injections = chosen.map((c) => byId.get(c.invoke.injection) as InjectionSpec);
-  const run = runScenario({ ...scenario, injections }, deterministicIds(), { trace: 'none' });
+  /** Signals the model sends for each chosen injection. */
+  const sent: number[] = [];
+  let before = 0;
+  const run = runScenario({ ...scenario, injections }, deterministicIds(), {
+    trace: 'none',
+    onInjection: (_run, kernel) => {
+      sent.push(kernel.mm.signals.length - before);
+      before = kernel.mm.signals.length;
+    },
+  });
   const model = run.outcome;
   const anomalies: Anomaly[] = [];
 
@@ -227,6 +236,20 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, assum
         detail: `rc of ${c.invoke.injection} (line ${done.line}): expected ${JSON.stringify(rc)}, got ${JSON.stringify(done.rc)}`,
       });
   });
+  // Incident by incident: the signals the stack's records say each incident sent.
+  if (records) {
+    const byIncident = new Map(records.map((r) => [r.incident, r] as const));
+    chosen.forEach((c, j) => {
+      const rec = byIncident.get(c.invoke.incident);
+      const m = sent[j] ?? 0;
+      if (!rec || rec.signals === m) return;
+      const where = { injection: c.invoke.injection, incident: c.invoke.incident };
+      if (rec.signals > m && m > 0)
+        anomalies.push({ name: 'duplicate-signal', field: 'records.signals', ...where, detail: `incident ${c.invoke.incident} sent ${rec.signals} signal(s), the model sends ${m}` });
+      else
+        anomalies.push({ name: 'wrong-outcome', field: 'records.signals', ...where, detail: `records: incident ${c.invoke.incident} sent ${rec.signals} signal(s), expected ${m}` });
+    });
+  }
   return { anomalies, assumed };
 }
 
@@ -331,6 +354,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
         scenario,
         chosen,
         state,
+        records,
         indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
       );
       modelRuns++;

@@ -47,7 +47,8 @@ describe('mfsim chaos check', () => {
     const r = mfsim('chaos', 'check', 'scenarios/chaos/histories/duplicate-signal.jsonl');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /^✗ duplicate-signal: SIGBUS BUS_MCEERR_AR to pid 201/m);
-    assert.match(r.stdout, /^FAIL .*1 anomaly \(duplicate-signal\)/m);
+    assert.match(r.stdout, /^✗ duplicate-signal \[i1 5d0c6f1e-2b7a-4c39-9e84-7a1f0b3c2d11\]: incident .* sent 2 signal\(s\), the model sends 1$/m);
+    assert.match(r.stdout, /^FAIL .*2 anomalies \(duplicate-signal\)/m);
   });
 
   it('prints one JSON object with --json', () => {
@@ -55,7 +56,7 @@ describe('mfsim chaos check', () => {
     assert.equal(r.status, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { ok: boolean; anomalies: { name: string }[]; recovery: { ms: number }[] };
     assert.equal(out.ok, false);
-    assert.deepEqual(out.anomalies.map((a) => a.name), ['duplicate-signal']);
+    assert.deepEqual(out.anomalies.map((a) => a.name), ['duplicate-signal', 'duplicate-signal']);
     assert.equal(out.recovery[0]?.ms, 830);
   });
 
