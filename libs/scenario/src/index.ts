@@ -7,3 +7,5 @@ export * from './run-scenario';
 export * from './render';
 export * from './distributed';
 export * from './sim-cluster';
+export * from './chaos/history';
+export * from './chaos/checker';

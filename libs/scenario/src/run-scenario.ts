@@ -84,6 +84,8 @@ export interface RunScenarioOptions {
   readonly trace?: TraceLevel;
   /** What to keep of the set-up calls' traces; default 'none' (nothing kept unless asked). */
   readonly setupTrace?: TraceLevel;
+  /** Called after each injection (also one not run), with the kernel as it left it (the chaos checker counts signals). */
+  readonly onInjection?: (run: InjectionRun, kernel: Kernel) => void;
 }
 
 export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds, opts: RunScenarioOptions = {}): ScenarioRun {
@@ -97,6 +99,7 @@ export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds, opts
     if (kernel.panic) {
       setEntry(rcs, inj.id, { rc: null });
       runs.push({ injection: inj, rc: null, trace: null, incident });
+      opts.onInjection?.(runs[runs.length - 1] as InjectionRun, kernel);
       continue;
     }
     if (pfn !== null) targeted.add(pfn);
@@ -111,6 +114,7 @@ export function runScenario(scenario: Scenario, ids: RunIds = randomRunIds, opts
     setEntry(rcs, inj.id, { rc });
     incident.status = 'complete';
     runs.push({ injection: inj, rc, trace: r.trace, ...(r.summary ? { summary: r.summary } : {}), incident });
+    opts.onInjection?.(runs[runs.length - 1] as InjectionRun, kernel);
   }
   const outcome = collectOutcome(scenario, kernel, mounts, rcs, targeted, runs.map((r) => r.incident));
   const mismatches = compareOutcome(scenario.expect, outcome);

@@ -13,12 +13,14 @@ usage:
   mfsim scenario check FILE|DIR...
   mfsim stack up|down|status
   mfsim incident list|show
+  mfsim chaos check [--json] HISTORY
   mfsim --version | --help
 
 commands:
   scenario   run or validate scenario files (mfsim scenario --help)
   stack      a local Kafka, PostgreSQL, Redis and the five services (mfsim stack --help)
   incident   the incidents the stack journaled and their call trees (mfsim incident --help)
+  chaos      check the history of a chaos run against the model (mfsim chaos --help)
 
 options:
   -h, --help      this text; after a command, that command's help
@@ -216,6 +218,49 @@ incident, or a database that cannot be reached.
 
 example:
   mfsim incident show 3f2b9c1e-8d4a-4b7e-9a61-0c5d2e7f4a10 --verbose`,
+
+  chaos: `usage:
+  mfsim chaos check [--json] HISTORY
+
+subcommands:
+  check   check a recorded chaos history against the embedded model (mfsim chaos check --help)
+
+A history is a JSON Lines file (docs/chaos-history.md): the run, the operations (invoke, then ok,
+fail or info), the faults (start, effect, end), consumer-lag samples and the final state.
+\`mfsim chaos run PLAN.yaml\`, which injects the faults and records the history, is still to come.
+
+exit status: 0 no anomaly, 1 an anomaly, 2 wrong usage or a history that cannot be read.
+
+example:
+  mfsim chaos check scenarios/chaos/histories/clean.jsonl`,
+
+  'chaos check': `usage: mfsim chaos check [--json] HISTORY
+
+Replays the operations the history acknowledged (ok; info and unfinished ones may or may not have
+happened: the model is run with and without each, at most 12 of them) through the embedded model
+and compares each rc and the final state. Prints one line per anomaly, by name:
+  lost                    acknowledged, but the incident is missing from the final records
+  duplicate-signal        a signal in the final state (or an incident's record) more often
+                          than the model sends it
+  duplicate-unmap         an incident's records unmap one page-table entry twice
+  wrong-outcome           an rc or a final-state field differs from the model (named)
+  unfinished              invoked and never completed
+  lag-not-drained         a consumer group's last lag sample is not 0
+  fault-not-effective     a fault with a start but no effect line
+  too-many-indeterminate  more than 12 info/unfinished operations to explore
+then each fault's recovery time (its end → every group's lag 0 and no incident open) and a
+PASS/FAIL summary line. The scenario is the run line's text, or its file (relative to the
+history's directory, else to the current one).
+
+options:
+  --json        one JSON object: {"file","ok","anomalies","recovery","stats"}
+  -h, --help    this text
+
+exit status: 0 no anomaly, 1 an anomaly, 2 wrong usage, a file that cannot be read, or a
+malformed history (one line: FILE: line N: field "F": problem).
+
+example:
+  mfsim chaos check --json scenarios/chaos/histories/duplicate-signal.jsonl`,
 };
 
 const HELP_FLAGS = new Set(['--help', '-h']);

@@ -20,6 +20,11 @@ export async function main(args: string[]): Promise<number> {
       const stack = require('./stack') as { runStackCommand(a: string[]): Promise<number> };
       return stack.runStackCommand(rest);
     }
+    case 'chaos': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const chaos = require('./chaos/chaos-command') as { runChaosCommand(a: string[]): Promise<number> };
+      return chaos.runChaosCommand(rest);
+    }
     case 'incident': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const incident = require('./incident/incident-command') as { runIncidentCommand(a: string[]): Promise<number> };

@@ -1,0 +1,286 @@
+/**
+ * The chaos history format and its checker: a clean history passes, and each anomaly is reported
+ * by its name. Histories are built from an embedded run of example 03.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { outcomeToJson } from '../outcome';
+import { parseScenario } from '../parse-scenario';
+import { runScenario } from '../run-scenario';
+import { checkHistory, HistoryCheckError, type CheckResult } from './checker';
+import { formatHistoryProblem, historyLine, parseHistory, type History } from './history';
+
+const REPO = join(__dirname, '../../../..');
+const FILE = 'scenarios/examples/03-reflinked-block-two-owners.yaml';
+const TEXT = readFileSync(join(REPO, FILE), 'utf8');
+const INC = '11111111-1111-4111-8111-111111111111';
+
+type Line = Record<string, unknown>;
+
+function cleanState(): Record<string, unknown> {
+  const parsed = parseScenario(TEXT, FILE);
+  assert.ok(parsed.ok);
+  const run = runScenario(parsed.scenario, undefined, { trace: 'none' });
+  const state = outcomeToJson(run.outcome);
+  state.incidents = [{ id: 'i1', incident: INC, traceId: '0'.repeat(32), status: 'complete' }];
+  return state;
+}
+
+/** A clean run: one fault that took effect, the injection acknowledged, the lag drained. */
+function cleanLines(): Line[] {
+  return [
+    { type: 'run', scenario: TEXT, seed: 42, startedAt: '2026-12-05T05:00:00.000Z' },
+    { type: 'lag', time: 0, group: 'mm', lag: 0 },
+    { type: 'fault', phase: 'start', time: 10, fault: { kind: 'kill', target: 'xfs-fs' } },
+    { type: 'op', phase: 'invoke', time: 20, injection: 'i1', incident: INC },
+    { type: 'fault', phase: 'effect', time: 25, fault: { kind: 'kill', target: 'xfs-fs' }, seen: 'xfs-fs left the group' },
+    { type: 'lag', time: 30, group: 'mm', lag: 3 },
+    { type: 'fault', phase: 'end', time: 100, fault: { kind: 'kill', target: 'xfs-fs' } },
+    { type: 'op', phase: 'ok', time: 150, injection: 'i1', incident: INC, rc: 0 },
+    { type: 'lag', time: 180, group: 'mm', lag: 0 },
+    { type: 'final', state: cleanState(), records: [{ incident: INC, injection: 'i1', signals: 1, unmaps: [{ pid: 201, addr: '0x7f2000000000' }] }] },
+  ];
+}
+
+function text(lines: Line[]): string {
+  return `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
+}
+
+function parse(lines: Line[]): History {
+  const r = parseHistory(text(lines));
+  if (!r.ok) assert.fail(formatHistoryProblem(r.problem));
+  return r.history;
+}
+
+function check(lines: Line[]): CheckResult {
+  return checkHistory(parse(lines));
+}
+
+function names(r: CheckResult): string[] {
+  return [...new Set(r.anomalies.map((a) => a.name))].sort();
+}
+
+function finalOf(lines: Line[]): { state: Record<string, unknown>; records?: unknown[] } {
+  return lines[lines.length - 1] as unknown as { state: Record<string, unknown>; records?: unknown[] };
+}
+
+describe('checkHistory', () => {
+  it('passes a clean history and measures the recovery time', () => {
+    const r = check(cleanLines());
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.ok, true);
+    // The fault ended at 100; the op completed at 150 but the lag reached 0 only at 180.
+    assert.deepEqual(r.recovery, [{ fault: { kind: 'kill', target: 'xfs-fs' }, start: 10, end: 100, ms: 80 }]);
+    assert.equal(r.stats.invoked, 1);
+    assert.equal(r.stats.ok, 1);
+    assert.equal(r.stats.modelRuns, 1);
+  });
+
+  it('reports a lost incident: acknowledged but missing from the final records', () => {
+    const lines = cleanLines();
+    finalOf(lines).records = [];
+    const r = check(lines);
+    assert.deepEqual(names(r), ['lost']);
+    assert.equal(r.anomalies[0]?.incident, INC);
+    assert.equal(r.ok, false);
+  });
+
+  it('reports a lost incident from the state incidents when there are no records', () => {
+    const lines = cleanLines();
+    delete finalOf(lines).records;
+    finalOf(lines).state.incidents = [];
+    assert.deepEqual(names(check(lines)), ['lost']);
+  });
+
+  it('reports a duplicate signal: a delivery replayed past its dedup record', () => {
+    const lines = cleanLines();
+    const signals = finalOf(lines).state.signals as unknown[];
+    signals.push({ ...(signals[0] as object) });
+    const r = check(lines);
+    assert.deepEqual(names(r), ['duplicate-signal']);
+    assert.match(r.anomalies[0]?.detail ?? '', /SIGBUS BUS_MCEERR_AR to pid 201 at 0x7f2000000000 sent 2 times, the model sends it once/);
+  });
+
+  it('compares the signals the record of each incident sent with the model, incident by incident', () => {
+    const twice = cleanLines();
+    finalOf(twice).records = [{ incident: INC, injection: 'i1', signals: 2, unmaps: [] }];
+    const r = check(twice);
+    assert.deepEqual(names(r), ['duplicate-signal']);
+    assert.equal(r.anomalies[0]?.incident, INC);
+    assert.equal(r.anomalies[0]?.field, 'records.signals');
+    const none = cleanLines();
+    finalOf(none).records = [{ incident: INC, injection: 'i1', signals: 0, unmaps: [] }];
+    const w = check(none);
+    assert.deepEqual(names(w), ['wrong-outcome']);
+    assert.equal(w.anomalies[0]?.field, 'records.signals');
+  });
+
+  it('reports a duplicate unmap the records show', () => {
+    const lines = cleanLines();
+    finalOf(lines).records = [{ incident: INC, injection: 'i1', signals: 1, unmaps: [{ pid: 201, addr: '0x7f2000000000' }, { pid: 201, addr: '0x7f2000000000' }] }];
+    const r = check(lines);
+    assert.deepEqual(names(r), ['duplicate-unmap']);
+    assert.equal(r.anomalies[0]?.incident, INC);
+  });
+
+  it('reports a dropped message as a wrong outcome naming signals and pages', () => {
+    const lines = cleanLines();
+    const state = finalOf(lines).state;
+    state.signals = [];
+    state.actionResults = [];
+    state.pages = (state.pages as { pfn: string }[]).map((p) => ({ pfn: p.pfn, hwpoison: false }));
+    state.ptes = (state.ptes as object[]).map((p) => ({ ...p, present: true }));
+    const r = check(lines);
+    assert.deepEqual(names(r), ['wrong-outcome']);
+    const fields = new Set(r.anomalies.map((a) => a.field));
+    assert.ok(fields.has('signals'), [...fields].join());
+    assert.ok(fields.has('pages'), [...fields].join());
+    assert.ok(r.anomalies.some((a) => /was not sent/.test(a.detail)));
+  });
+
+  it('reports a wrong rc of an acknowledged operation', () => {
+    const lines = cleanLines();
+    (lines[7] as Line).rc = 'EIO';
+    const r = check(lines);
+    assert.deepEqual(names(r), ['wrong-outcome']);
+    assert.equal(r.anomalies[0]?.field, 'rc');
+    assert.equal(r.anomalies[0]?.injection, 'i1');
+  });
+
+  it('reports an unfinished incident (and accepts its effects either way)', () => {
+    const lines = cleanLines().filter((l) => !(l.type === 'op' && l.phase === 'ok'));
+    delete finalOf(lines).records;
+    const r = check(lines);
+    assert.deepEqual(names(r), ['unfinished']);
+    // Never completed: the recovery never came.
+    assert.equal(r.recovery[0]?.ms, null);
+  });
+
+  it('reports lag that did not drain', () => {
+    const lines = cleanLines();
+    lines.splice(6, 0, { type: 'lag', time: 50, group: 'xfs', lag: 7 });
+    const r = check(lines);
+    assert.deepEqual(names(r), ['lag-not-drained']);
+    assert.equal(r.anomalies[0]?.group, 'xfs');
+    assert.equal(r.recovery[0]?.ms, null);
+  });
+
+  it('reports a fault without its effect line', () => {
+    const lines = cleanLines().filter((l) => !(l.type === 'fault' && l.phase === 'effect'));
+    const r = check(lines);
+    assert.deepEqual(names(r), ['fault-not-effective']);
+    assert.deepEqual(r.anomalies[0]?.fault, { kind: 'kill', target: 'xfs-fs' });
+  });
+
+  it('accepts an indeterminate injection that did happen', () => {
+    const lines = cleanLines();
+    lines[7] = { type: 'op', phase: 'info', time: 150, injection: 'i1', incident: INC, outcome: { error: 'timeout' } };
+    const r = check(lines);
+    assert.deepEqual(r.anomalies, []);
+    assert.deepEqual(r.stats.assumedHappened, [INC]);
+  });
+
+  it('accepts an indeterminate injection that did not happen', () => {
+    const lines = cleanLines();
+    lines[7] = { type: 'op', phase: 'info', time: 150, injection: 'i1', incident: INC };
+    const state = finalOf(lines).state;
+    const parsed = parseScenario(TEXT, FILE);
+    assert.ok(parsed.ok);
+    const none = outcomeToJson(runScenario({ ...parsed.scenario, injections: [] }, undefined, { trace: 'none' }).outcome);
+    for (const k of ['signals', 'actionResults', 'pages', 'ptes']) state[k] = none[k];
+    delete finalOf(lines).records;
+    const r = check(lines);
+    assert.deepEqual(r.anomalies, []);
+    assert.deepEqual(r.stats.assumedHappened, []);
+    assert.equal(r.stats.modelRuns, 2);
+  });
+
+  it('treats a failed injection as not having happened', () => {
+    const lines = cleanLines();
+    lines[7] = { type: 'op', phase: 'fail', time: 150, injection: 'i1', incident: INC };
+    // The final state still has i1's effects: the model, without i1, disagrees.
+    assert.deepEqual(names(check(lines)), ['wrong-outcome']);
+  });
+
+  it('refuses to explore too many indeterminate operations', () => {
+    const lines: Line[] = [cleanLines()[0] as Line];
+    for (let i = 0; i < 3; i++) {
+      lines.push({ type: 'op', phase: 'invoke', time: i, injection: 'i1', incident: `inc-${i}` });
+      lines.push({ type: 'op', phase: 'info', time: i, injection: 'i1', incident: `inc-${i}` });
+    }
+    lines.push(cleanLines()[9] as Line);
+    const r = checkHistory(parse(lines), { maxIndeterminate: 2 });
+    assert.deepEqual(names(r), ['too-many-indeterminate']);
+  });
+
+  it('throws HistoryCheckError for an injection the scenario does not have', () => {
+    const lines = cleanLines();
+    (lines[3] as Line).injection = 'nope';
+    (lines[7] as Line).injection = 'nope';
+    assert.throws(() => check(lines), (e: unknown) => e instanceof HistoryCheckError && e.line === 4 && e.field === 'injection');
+  });
+
+  it('needs the scenario text when the run line names a file', () => {
+    const lines = cleanLines();
+    (lines[0] as Line).scenario = FILE;
+    assert.throws(() => check(lines), HistoryCheckError);
+    assert.equal(checkHistory(parse(lines), { scenarioText: TEXT }).ok, true);
+  });
+});
+
+describe('parseHistory', () => {
+  function problem(t: string): string {
+    const r = parseHistory(t);
+    assert.equal(r.ok, false);
+    return r.ok ? '' : formatHistoryProblem(r.problem);
+  }
+
+  it('round-trips lines written by historyLine', () => {
+    const lines = cleanLines();
+    const t = lines.map((l) => historyLine(l as never)).join('\n');
+    const r = parseHistory(t);
+    assert.ok(r.ok);
+    assert.equal(r.history.events.length, 8);
+    assert.equal(r.history.final.line, 10);
+  });
+
+  it('names the line and the field of a malformed line', () => {
+    const lines = cleanLines();
+    const t = text(lines).split('\n');
+    t[3] = '{"type":"op","phase":"done","time":20,"injection":"i1","incident":"x"}';
+    assert.equal(problem(t.join('\n')), 'line 4: field "phase": must be one of invoke, ok, fail, info, got "done"');
+  });
+
+  it('reports a line that is not JSON', () => {
+    const t = text(cleanLines()).split('\n');
+    t[2] = '{"type": "fault",';
+    assert.match(problem(t.join('\n')), /^line 3: not JSON/);
+  });
+
+  it('reports bad times, lags, fault objects and final states', () => {
+    const base = text(cleanLines()).split('\n');
+    const at = (i: number, l: string): string => {
+      const t = [...base];
+      t[i] = l;
+      return t.join('\n');
+    };
+    assert.match(problem(at(1, '{"type":"lag","time":-1,"group":"mm","lag":0}')), /^line 2: field "time"/);
+    assert.match(problem(at(1, '{"type":"lag","time":1,"group":"mm","lag":1.5}')), /^line 2: field "lag"/);
+    assert.match(problem(at(2, '{"type":"fault","phase":"start","time":1,"fault":{"kind":"kill"}}')), /^line 3: field "fault.target"/);
+    assert.match(problem(at(9, '{"type":"final","state":{"signals":{}}}')), /^line 10: field "state.signals"/);
+    assert.match(problem(at(9, '{"type":"final","state":{"signals":[],"actionResults":[],"pages":[],"ptes":[],"filesystems":{},"devices":{}},"records":[{"incident":"x"}]}')), /^line 10: field "records\[0\]\.signals"/);
+  });
+
+  it('checks the order: run first, completions after invokes, nothing after final', () => {
+    const lines = cleanLines();
+    assert.match(problem(text(lines.slice(1))), /^line 1: field "type": the first line must be the run line/);
+    assert.match(problem(text([lines[0] as Line, lines[7] as Line, lines[9] as Line])), /^line 2: field "incident": ok for incident .* which was never invoked/);
+    assert.match(problem(`${text(lines)}{"type":"lag","time":1,"group":"mm","lag":0}\n`), /^line 11: field "type": nothing may follow the final line/);
+    assert.match(problem(text(lines.slice(0, 9))), /no final line/);
+    assert.match(problem(''), /empty history/);
+    assert.match(problem(text([lines[0] as Line, lines[3] as Line, lines[3] as Line])), /^line 3: field "incident": .* already invoked/);
+  });
+});

@@ -1,0 +1,462 @@
+/**
+ * The checker of a chaos history (docs/chaos-history.md): replays the acknowledged injections
+ * through the embedded model and compares, operation by operation and in the final state, what
+ * the stack did with what the model does; checks that every fault took effect, that every
+ * operation completed and that the consumer lag drained; measures each fault's recovery time.
+ *
+ * An `info` operation (and one that never completed) is indeterminate, as in Jepsen: it may or
+ * may not have happened, so the model is run with and without each of them (2^k runs, k bounded)
+ * and the history passes when any of these runs matches.
+ */
+import { compareOutcome, type Mismatch } from '../compare';
+import { type Outcome, type OutcomeSignal } from '../outcome';
+import { parseScenario } from '../parse-scenario';
+import { explainMismatch } from '../render';
+import { runScenario, type RunIds } from '../run-scenario';
+import type { ExpectSpec, InjectionSpec, Scenario } from '../scenario.types';
+import type { FaultRef, History, HistoryOp, IncidentRecord } from './history';
+
+export type AnomalyName =
+  | 'lost'
+  | 'duplicate-signal'
+  | 'duplicate-unmap'
+  | 'wrong-outcome'
+  | 'unfinished'
+  | 'lag-not-drained'
+  | 'fault-not-effective'
+  | 'too-many-indeterminate';
+
+export interface Anomaly {
+  readonly name: AnomalyName;
+  readonly detail: string;
+  readonly injection?: string;
+  readonly incident?: string;
+  /** wrong-outcome: the top-level outcome field that differs (signals, pages, rc, ...). */
+  readonly field?: string;
+  /** lag-not-drained: the consumer group. */
+  readonly group?: string;
+  /** fault-not-effective: the fault. */
+  readonly fault?: FaultRef;
+}
+
+export interface Recovery {
+  readonly fault: FaultRef;
+  /** When the fault started and ended (ms since the run started; end null: it never ended). */
+  readonly start: number;
+  readonly end: number | null;
+  /** From the fault's end to the first moment every group's lag is 0 and no incident is open; null if never. */
+  readonly ms: number | null;
+}
+
+export interface CheckStats {
+  readonly invoked: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly info: number;
+  readonly unfinished: number;
+  readonly faults: number;
+  readonly lagSamples: number;
+  /** How many times the embedded model was run (2^k for k indeterminate operations, or fewer). */
+  readonly modelRuns: number;
+  /** The incidents of the indeterminate operations the best-matching model run assumed happened. */
+  readonly assumedHappened: string[];
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly anomalies: Anomaly[];
+  readonly recovery: Recovery[];
+  readonly stats: CheckStats;
+}
+
+export interface CheckOptions {
+  /** The scenario text when the run line names a file (the caller reads it). */
+  readonly scenarioText?: string;
+  /** Shown in scenario problems; default the run line's `scenario`. */
+  readonly scenarioFile?: string;
+  /** At most this many indeterminate operations are explored (2^k model runs); default 12. */
+  readonly maxIndeterminate?: number;
+}
+
+/** The history cannot be checked (it names an unknown injection, its scenario is invalid, ...). */
+export class HistoryCheckError extends Error {
+  constructor(
+    readonly line: number,
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const DEFAULT_MAX_INDETERMINATE = 12;
+
+/** Whether the run line's `scenario` is the scenario text itself rather than a path. */
+export function isInlineScenario(scenario: string): boolean {
+  return scenario.includes('\n');
+}
+
+interface Invocation {
+  readonly invoke: HistoryOp;
+  completion: HistoryOp | null;
+}
+
+type Json = Record<string, unknown>;
+
+function bigHex(v: unknown, line: number, field: string): bigint {
+  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]+$/.test(v)) throw new HistoryCheckError(line, field, `must be a 0x-hex string, got ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+function asArray(v: unknown): Json[] {
+  return Array.isArray(v) ? (v as Json[]) : [];
+}
+
+/** The final state (outcomeToJson form) back as an Outcome, for compareOutcome. */
+function stateOutcome(state: Json, line: number): Outcome {
+  return {
+    injections: {},
+    signals: asArray(state.signals).map((s, i) => ({
+      pid: s.pid as number,
+      signo: (s.signo ?? 'SIGBUS') as OutcomeSignal['signo'],
+      code: s.code as OutcomeSignal['code'],
+      addr: s.addr === undefined ? null : bigHex(s.addr, line, `state.signals[${i}].addr`),
+      lsb: typeof s.lsb === 'number' ? s.lsb : null,
+    })),
+    actionResults: asArray(state.actionResults).map((a, i) => ({
+      pfn: bigHex(a.pfn, line, `state.actionResults[${i}].pfn`),
+      type: String(a.type),
+      result: a.result as Outcome['actionResults'][number]['result'],
+    })),
+    filesystems: (state.filesystems ?? {}) as Outcome['filesystems'],
+    devices: (state.devices ?? {}) as Outcome['devices'],
+    pages: asArray(state.pages).map((p, i) => ({ pfn: bigHex(p.pfn, line, `state.pages[${i}].pfn`), hwpoison: p.hwpoison === true })),
+    ptes: asArray(state.ptes).map((p, i) => ({ pid: p.pid as number, addr: bigHex(p.addr, line, `state.ptes[${i}].addr`), present: p.present === true })),
+    incidents: [],
+  };
+}
+
+/** Everything the model's outcome says, as an `expect` (so compareOutcome names each difference). */
+function expectFromModel(o: Outcome): ExpectSpec {
+  return {
+    signals: o.signals.map((s) => ({ pid: s.pid, signo: s.signo, code: s.code, addr: s.addr ?? undefined, lsb: s.lsb ?? undefined })),
+    actionResults: o.actionResults.map((a) => ({ pfn: a.pfn, type: a.type, result: a.result })),
+    filesystems: Object.fromEntries(Object.entries(o.filesystems).map(([k, v]) => [k, { ...v }])) as ExpectSpec['filesystems'],
+    devices: Object.fromEntries(Object.entries(o.devices).map(([k, v]) => [k, { ...v }])),
+    pages: o.pages.map((p) => ({ ...p })),
+    ptes: o.ptes.map((p) => ({ ...p })),
+  };
+}
+
+function signalKey(s: OutcomeSignal): string {
+  return `${s.pid}|${s.signo}|${s.code}|${s.addr === null ? '-' : `0x${s.addr.toString(16)}`}`;
+}
+
+function describeSignalKey(key: string): string {
+  const [pid, signo, code, addr] = key.split('|') as [string, string, string, string];
+  return `${signo} ${code} to pid ${pid}${addr === '-' ? '' : ` at ${addr}`}`;
+}
+
+function times(n: number): string {
+  return n === 1 ? 'once' : `${n} times`;
+}
+
+function topField(path: string): string {
+  return path.split(/[.[ ]/)[0] as string;
+}
+
+interface Attempt {
+  readonly anomalies: Anomaly[];
+  readonly assumed: string[];
+}
+
+function deterministicIds(): RunIds {
+  let n = 0;
+  let t = 0;
+  return {
+    incidentId: () => `model-${++n}`,
+    traceId: () => (++t).toString(16).padStart(32, '0'),
+  };
+}
+
+/** One model run over `chosen` (in invoke order), compared with the history. */
+function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
+  const byId = new Map(scenario.injections.map((i) => [i.id, i] as const));
+  const injections = chosen.map((c) => byId.get(c.invoke.injection) as InjectionSpec);
+  /** Signals the model sends for each chosen injection. */
+  const sent: number[] = [];
+  let before = 0;
+  const run = runScenario({ ...scenario, injections }, deterministicIds(), {
+    trace: 'none',
+    onInjection: (_run, kernel) => {
+      sent.push(kernel.mm.signals.length - before);
+      before = kernel.mm.signals.length;
+    },
+  });
+  const model = run.outcome;
+  const anomalies: Anomaly[] = [];
+
+  // Duplicated deliveries: a signal the stack sent more often than the model sends it.
+  const modelCount = new Map<string, number>();
+  for (const s of model.signals) modelCount.set(signalKey(s), (modelCount.get(signalKey(s)) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  const kept: OutcomeSignal[] = [];
+  for (const s of state.signals) {
+    const key = signalKey(s);
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    const m = modelCount.get(key) ?? 0;
+    if (m > 0 && n > m) continue; // counted below, not a wrong outcome as well
+    kept.push(s);
+  }
+  for (const [key, n] of seen) {
+    const m = modelCount.get(key) ?? 0;
+    if (m > 0 && n > m)
+      anomalies.push({ name: 'duplicate-signal', field: 'signals', detail: `${describeSignalKey(key)} sent ${times(n)}, the model sends it ${times(m)}` });
+  }
+
+  const mismatches: Mismatch[] = compareOutcome(expectFromModel(model), { ...state, signals: kept });
+  // Pages the stack poisoned that the model never touches.
+  const modelPages = new Set(model.pages.map((p) => p.pfn));
+  for (const p of state.pages)
+    if (p.hwpoison && !modelPages.has(p.pfn)) mismatches.push({ path: `pages (pfn 0x${p.pfn.toString(16)}).hwpoison`, expected: false, actual: true });
+  for (const m of mismatches) anomalies.push({ name: 'wrong-outcome', field: topField(m.path), detail: `final state: ${explainMismatch(m)}` });
+
+  // Operation by operation: the rc each acknowledged injection returned.
+  chosen.forEach((c, j) => {
+    const done = c.completion;
+    if (done?.phase !== 'ok' || done.rc === undefined) return;
+    const rc = run.injections[j]?.rc ?? null;
+    if (done.rc !== rc)
+      anomalies.push({
+        name: 'wrong-outcome',
+        field: 'rc',
+        injection: c.invoke.injection,
+        incident: c.invoke.incident,
+        detail: `rc of ${c.invoke.injection} (line ${done.line}): expected ${JSON.stringify(rc)}, got ${JSON.stringify(done.rc)}`,
+      });
+  });
+  // Incident by incident: the signals the stack's records say each incident sent.
+  if (records) {
+    const byIncident = new Map(records.map((r) => [r.incident, r] as const));
+    chosen.forEach((c, j) => {
+      const rec = byIncident.get(c.invoke.incident);
+      const m = sent[j] ?? 0;
+      if (!rec || rec.signals === m) return;
+      const where = { injection: c.invoke.injection, incident: c.invoke.incident };
+      if (rec.signals > m && m > 0)
+        anomalies.push({ name: 'duplicate-signal', field: 'records.signals', ...where, detail: `incident ${c.invoke.incident} sent ${rec.signals} signal(s), the model sends ${m}` });
+      else
+        anomalies.push({ name: 'wrong-outcome', field: 'records.signals', ...where, detail: `records: incident ${c.invoke.incident} sent ${rec.signals} signal(s), expected ${m}` });
+    });
+  }
+  return { anomalies, assumed };
+}
+
+function faultName(f: FaultRef): string {
+  return `${f.kind} ${f.target}`;
+}
+
+/** Checks a parsed history. Throws HistoryCheckError when it cannot be checked at all. */
+export function checkHistory(history: History, opts: CheckOptions = {}): CheckResult {
+  const { run, events, final } = history;
+  const text = opts.scenarioText ?? (isInlineScenario(run.scenario) ? run.scenario : undefined);
+  if (text === undefined) throw new HistoryCheckError(run.line, 'scenario', `names the file ${run.scenario}, whose text was not given`);
+  const parsed = parseScenario(text, opts.scenarioFile ?? (isInlineScenario(run.scenario) ? '(inline scenario)' : run.scenario));
+  if (!parsed.ok) {
+    const i = parsed.issues[0];
+    throw new HistoryCheckError(run.line, 'scenario', `invalid scenario: ${i ? `${i.file}: ${i.path}: ${i.message}` : 'unknown problem'}`);
+  }
+  const scenario = parsed.scenario;
+  const known = new Set(scenario.injections.map((i) => i.id));
+  const anomalies: Anomaly[] = [];
+
+  // Operations.
+  const invocations: Invocation[] = [];
+  const byIncident = new Map<string, Invocation>();
+  let okN = 0;
+  let failN = 0;
+  let infoN = 0;
+  for (const e of events) {
+    if (e.type !== 'op') continue;
+    if (!known.has(e.injection)) throw new HistoryCheckError(e.line, 'injection', `the scenario has no injection ${e.injection}`);
+    if (e.phase === 'invoke') {
+      const inv: Invocation = { invoke: e, completion: null };
+      invocations.push(inv);
+      byIncident.set(e.incident, inv);
+    } else {
+      (byIncident.get(e.incident) as Invocation).completion = e;
+      if (e.phase === 'ok') okN++;
+      else if (e.phase === 'fail') failN++;
+      else infoN++;
+    }
+  }
+  const unfinished = invocations.filter((i) => i.completion === null);
+  for (const u of unfinished)
+    anomalies.push({
+      name: 'unfinished',
+      injection: u.invoke.injection,
+      incident: u.invoke.incident,
+      detail: `${u.invoke.injection} (incident ${u.invoke.incident}, line ${u.invoke.line}) was invoked and never completed`,
+    });
+
+  // Acknowledged incidents the stack has no trace of.
+  const records = final.records;
+  const stateIncidents = Array.isArray(final.state.incidents) ? (final.state.incidents as Json[]) : null;
+  for (const inv of invocations) {
+    if (inv.completion?.phase !== 'ok') continue;
+    const id = inv.invoke.incident;
+    let missing: string | null = null;
+    if (records) {
+      if (!records.some((r) => r.incident === id)) missing = 'the final records';
+    } else if (stateIncidents && !stateIncidents.some((x) => x.incident === id && x.status === 'complete')) missing = 'the final state';
+    if (missing)
+      anomalies.push({
+        name: 'lost',
+        injection: inv.invoke.injection,
+        incident: id,
+        detail: `${inv.invoke.injection} was acknowledged (line ${inv.completion.line}) but incident ${id} is missing from ${missing}`,
+      });
+  }
+  for (const r of records ?? []) {
+    const count = new Map<string, number>();
+    for (const u of r.unmaps) count.set(`${u.pid} ${u.addr}`, (count.get(`${u.pid} ${u.addr}`) ?? 0) + 1);
+    for (const [key, n] of count) {
+      if (n < 2) continue;
+      const [pid, addr] = key.split(' ');
+      anomalies.push({
+        name: 'duplicate-unmap',
+        incident: r.incident,
+        ...(r.injection !== undefined ? { injection: r.injection } : {}),
+        detail: `incident ${r.incident} unmapped pid ${pid} ${addr} ${times(n)}`,
+      });
+    }
+  }
+
+  // The model: acknowledged operations happened, failed ones did not, indeterminate ones may have.
+  const max = opts.maxIndeterminate ?? DEFAULT_MAX_INDETERMINATE;
+  const replayed = invocations.filter((i) => i.completion?.phase !== 'fail');
+  const indeterminate = replayed.filter((i) => i.completion === null || i.completion.phase === 'info');
+  let modelRuns = 0;
+  let assumed: string[] = [];
+  if (indeterminate.length > max) {
+    anomalies.push({
+      name: 'too-many-indeterminate',
+      detail: `${indeterminate.length} operations are indeterminate (info or unfinished); at most ${max} can be explored (2^${max} model runs)`,
+    });
+  } else {
+    const state = stateOutcome(final.state, final.line);
+    let best: Attempt | null = null;
+    for (let mask = 0; mask < 2 ** indeterminate.length; mask++) {
+      const skipped = new Set(indeterminate.filter((_, b) => ((mask >> b) & 1) === 1));
+      const chosen = replayed.filter((i) => !skipped.has(i));
+      const a = attempt(
+        scenario,
+        chosen,
+        state,
+        records,
+        indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
+      );
+      modelRuns++;
+      if (best === null || a.anomalies.length < best.anomalies.length) best = a;
+      if (a.anomalies.length === 0) break;
+    }
+    if (best) {
+      anomalies.push(...best.anomalies);
+      assumed = best.assumed;
+    }
+  }
+
+  // Faults: each start must be followed by an effect before its end.
+  const recovery: Recovery[] = [];
+  const openFaults = new Map<string, { fault: FaultRef; start: number; line: number; effect: boolean }>();
+  const ended: { fault: FaultRef; start: number; end: number | null; effect: boolean; line: number }[] = [];
+  let faultCount = 0;
+  for (const e of events) {
+    if (e.type !== 'fault') continue;
+    const key = `${e.fault.kind}\u0000${e.fault.target}`;
+    const o = openFaults.get(key);
+    if (e.phase === 'start') {
+      if (o) throw new HistoryCheckError(e.line, 'phase', `fault ${faultName(e.fault)} started again before it ended (started line ${o.line})`);
+      openFaults.set(key, { fault: e.fault, start: e.time, line: e.line, effect: false });
+      faultCount++;
+      continue;
+    }
+    if (!o) throw new HistoryCheckError(e.line, 'phase', `${e.phase} of fault ${faultName(e.fault)}, which has not started`);
+    if (e.phase === 'effect') o.effect = true;
+    else {
+      ended.push({ fault: o.fault, start: o.start, end: e.time, effect: o.effect, line: o.line });
+      openFaults.delete(key);
+    }
+  }
+  for (const o of openFaults.values()) ended.push({ fault: o.fault, start: o.start, end: null, effect: o.effect, line: o.line });
+  ended.sort((a, b) => a.line - b.line);
+  for (const f of ended) {
+    if (!f.effect)
+      anomalies.push({
+        name: 'fault-not-effective',
+        fault: f.fault,
+        detail: `fault ${faultName(f.fault)} (started line ${f.line}) has no effect line: nothing shows it took effect`,
+      });
+    recovery.push({ fault: f.fault, start: f.start, end: f.end, ms: f.end === null ? null : recoveredAt(history, f.end) });
+  }
+
+  // Lag: the last sample of every group must be 0.
+  const lastLag = new Map<string, { time: number; lag: number; line: number }>();
+  let lagSamples = 0;
+  for (const e of events) {
+    if (e.type !== 'lag') continue;
+    lagSamples++;
+    const l = lastLag.get(e.group);
+    if (!l || e.time >= l.time) lastLag.set(e.group, { time: e.time, lag: e.lag, line: e.line });
+  }
+  const lastEnd = ended.reduce<number | null>((m, f) => (f.end !== null && (m === null || f.end > m) ? f.end : m), null);
+  for (const [group, l] of lastLag)
+    if (l.lag > 0)
+      anomalies.push({
+        name: 'lag-not-drained',
+        group,
+        detail: `consumer group ${group} still had lag ${l.lag} at its last sample (line ${l.line}, ${l.time} ms${lastEnd !== null ? `; the last fault ended at ${lastEnd} ms` : ''})`,
+      });
+
+  return {
+    ok: anomalies.length === 0,
+    anomalies,
+    recovery,
+    stats: {
+      invoked: invocations.length,
+      ok: okN,
+      fail: failN,
+      info: infoN,
+      unfinished: unfinished.length,
+      faults: faultCount,
+      lagSamples,
+      modelRuns,
+      assumedHappened: assumed,
+    },
+  };
+}
+
+/**
+ * The first moment t >= `end` (the fault's end or a later event's time) at which every consumer
+ * group's latest lag sample is 0 and every operation invoked by t has completed by t; ms from `end`.
+ */
+function recoveredAt(history: History, end: number): number | null {
+  const candidates = [...new Set([end, ...history.events.map((e) => e.time).filter((t) => t >= end)])].sort((a, b) => a - b);
+  const invokes = history.events.filter((e): e is HistoryOp => e.type === 'op' && e.phase === 'invoke');
+  const done = new Map<string, number>();
+  for (const e of history.events) if (e.type === 'op' && e.phase !== 'invoke') done.set(e.incident, e.time);
+  for (const t of candidates) {
+    const lag = new Map<string, { time: number; lag: number }>();
+    for (const e of history.events) {
+      if (e.type !== 'lag' || e.time > t) continue;
+      const l = lag.get(e.group);
+      if (!l || e.time >= l.time) lag.set(e.group, { time: e.time, lag: e.lag });
+    }
+    if ([...lag.values()].some((l) => l.lag > 0)) continue;
+    const open = invokes.some((i) => i.time <= t && !((done.get(i.incident) ?? Infinity) <= t));
+    if (open) continue;
+    return t - end;
+  }
+  return null;
+}
