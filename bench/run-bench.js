@@ -39,7 +39,7 @@ function progress(label, done, total) {
 }
 
 function benchSuite(rounds) {
-  const files = [...yamlFiles(resolve(REPO, '../shared/spec/scenarios')), ...yamlFiles(join(REPO, 'scenarios'))];
+  const files = yamlFiles(join(REPO, 'scenarios'));
   const scenarios = files.map((f) => parseScenario(readFileSync(f, 'utf8'), f)).filter((r) => r.ok).map((r) => r.scenario);
   const injections = scenarios.reduce((n, s) => n + s.injections.length, 0);
   const t0 = performance.now();
