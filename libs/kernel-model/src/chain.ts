@@ -12,8 +12,10 @@
  * here is pure: the host loads the chain's records and its state, calls `driveChain`, stores
  * what changed and sends the messages it returns.
  */
+import { dispatch, type Kernel } from './bus';
+import type { SubsystemState } from './codec';
 import { KernelPanic, type Effect, type Hop, type LogEffect, type Subsystem, type TaskCtx } from './effects';
-import type { KernelOps, KernelReads, OpName, ReadName } from './ops';
+import type { OpName, ReadName } from './ops';
 
 /** The subsystem (host) that serves an op: the part of its name before the dot. */
 export function ownerOf(op: OpName | ReadName): Subsystem {
@@ -102,6 +104,27 @@ export interface ChainHost {
   readonly observer?: {
     enter(rec: CallRecord): void;
     exit(rec: CallRecord): void;
+  };
+}
+
+/**
+ * The host of one subsystem over its state: its hops dispatched as the embedded bus dispatches
+ * them (each sees only its own subsystem), its reads answered by `read`.
+ */
+export function subsystemHost(
+  subsys: Subsystem,
+  state: SubsystemState,
+  records: Map<string, CallRecord>,
+  read: ChainHost['read'],
+  observer?: ChainHost['observer'],
+): ChainHost {
+  const kernel = { [subsys]: state } as unknown as Kernel;
+  return {
+    subsys,
+    hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
+    read,
+    records,
+    ...(observer ? { observer } : {}),
   };
 }
 
@@ -338,19 +361,15 @@ export function replyOf(host: ChainHost, root: CallRecord): OutgoingReply {
  * last and has no answer to (what a host sends again after a crash between storing a step and
  * sending its message). Null when the chain is finished or waiting on nothing remote.
  */
-export function pendingCall(host: ChainHost, chainId: string): OutgoingCall | null {
-  let rec = host.records.get(chainId);
+export function pendingCall(subsys: Subsystem, records: ReadonlyMap<string, CallRecord>, chainId: string): OutgoingCall | null {
+  let rec = records.get(chainId);
   while (rec && rec.status === 'open') {
     const last = rec.children[rec.children.length - 1];
     if (!last || last.done) return null;
     if (!last.local) {
-      return { kind: 'call', to: ownerOf(last.op), id: last.id, op: last.op, args: last.args, ctx: rec.ctx, chain: rec.chain, from: host.subsys };
+      return { kind: 'call', to: ownerOf(last.op), id: last.id, op: last.op, args: last.args, ctx: rec.ctx, chain: rec.chain, from: subsys };
     }
-    rec = host.records.get(last.id);
+    rec = records.get(last.id);
   }
   return null;
 }
-
-/** The type of an op's arguments, for hosts that build calls. */
-export type ArgsOf<K extends OpName> = KernelOps[K]['args'];
-export type ReadArgsOf<K extends ReadName> = KernelReads[K]['args'];

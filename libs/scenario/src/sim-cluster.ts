@@ -10,16 +10,15 @@ import {
   decodeJson,
   decodeState,
   diffEntities,
-  dispatch,
   encodeJson,
   encodeState,
   handleIncoming,
   lookup,
   ownerOf,
   refcountRecords,
+  subsystemHost,
   xfsRmapQueryRange,
   type CallRecord,
-  type ChainHost,
   type Entities,
   type Incoming,
   type Kernel,
@@ -59,21 +58,15 @@ class SimHost {
     // decodes it from the entities on every message, as after a restart.
     const state = this.freshState || !this.cached ? decodeState(this.subsys, this.entities) : this.cached;
     this.cached = state;
-    const kernel = { [this.subsys]: state } as unknown as Kernel;
     const records = new Map<string, CallRecord>();
     const chainId = incoming.kind === 'call' ? incoming.id : incoming.chain;
     for (const [id, text] of this.records.get(chainId) ?? []) records.set(id, decodeJson(text) as CallRecord);
-    const host: ChainHost = {
-      subsys: this.subsys,
-      hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
-      read: (op, args) => {
-        const a = args as { fs: string; agno: bigint; low: bigint; high: bigint };
-        const ag = lookup(this.rmaps, a.fs, 'filesystem rmap')[Number(a.agno)];
-        if (op === 'xfs.refcountQueryRange') return refcountRecords(ag, a.low, a.high);
-        return xfsRmapQueryRange(ag ?? [], a.low, a.high);
-      },
-      records,
-    };
+    const host = subsystemHost(this.subsys, state, records, (op, args) => {
+      const a = args as { fs: string; agno: bigint; low: bigint; high: bigint };
+      const ag = lookup(this.rmaps, a.fs, 'filesystem rmap')[Number(a.agno)];
+      if (op === 'xfs.refcountQueryRange') return refcountRecords(ag, a.low, a.high);
+      return xfsRmapQueryRange(ag ?? [], a.low, a.high);
+    });
     const step = await handleIncoming(host, incoming);
     const { put, del } = diffEntities(this.entities, encodeState(this.subsys, state));
     for (const k of del) this.entities.delete(k);

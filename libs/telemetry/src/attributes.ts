@@ -44,19 +44,3 @@ export type AttrKey = (typeof Attr)[keyof typeof Attr];
 export function messageAttributes(envelope: { id: string; failureId: string }): Record<string, string> {
   return { [Attr.FAILURE_ID]: envelope.failureId, [Attr.MESSAGE_ID]: envelope.id };
 }
-
-/** A notify_failure hop (dax holder, dm, xfs): the message plus the failed dax range and flags. */
-export function notifyFailureAttributes(envelope: {
-  id: string;
-  failureId: string;
-  data: { daxDev: string; offsetBytes: string; lenBytes: string; mfFlags: number };
-}): Record<string, string | number> {
-  const { daxDev, offsetBytes, lenBytes, mfFlags } = envelope.data;
-  return {
-    ...messageAttributes(envelope),
-    [Attr.DAX_DEV]: daxDev,
-    [Attr.DAX_OFFSET]: offsetBytes,
-    [Attr.DAX_LEN]: lenBytes,
-    [Attr.MF_FLAGS]: mfFlags,
-  };
-}

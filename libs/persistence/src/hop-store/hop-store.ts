@@ -54,6 +54,8 @@ export interface HopStore {
   entities(run: string): Promise<Entities>;
   /** Records of the calls (any chain) of one incident (call ids `<incident>` and `<incident>.…`). */
   incidentRecords(run: string, incident: string): Promise<CallRecord[]>;
+  /** The records of one chain as stored (read only: no lock, no state). */
+  chainRecords(run: string, chain: string): Promise<Map<string, CallRecord>>;
   /** Chains with an open record not written for `olderThanMs` (waiting on a lost message?). */
   openChains(olderThanMs: number): Promise<OpenChain[]>;
   /** Removes everything of a run. */

@@ -98,12 +98,7 @@ export class PgHopStore implements HopStore {
           cached = { version, entities, state: decodeState(this.subsys, entities) };
           this.cache.set(run, cached);
         }
-        const recs = await c.query<{ record: string }>(`SELECT record FROM ${this.t.call} WHERE run_id = $1 AND chain = $2`, [run, chain]);
-        const records = new Map<string, CallRecord>();
-        for (const r of recs.rows) {
-          const rec = decodeJson(r.record) as CallRecord;
-          records.set(rec.id, rec);
-        }
+        const records = await this.loadChain(c, run, chain);
         const view: StepView = { state: cached.state, records, read: (op, args) => this.read(c, run, op, args) };
         const changes = await fn(view);
         const after = encodeState(this.subsys, cached.state);
@@ -123,6 +118,20 @@ export class PgHopStore implements HopStore {
       this.cache.delete(run);
       throw err;
     }
+  }
+
+  async chainRecords(run: string, chain: string): Promise<Map<string, CallRecord>> {
+    return this.loadChain(this.pool, run, chain);
+  }
+
+  private async loadChain(c: Pick<PoolClient, 'query'>, run: string, chain: string): Promise<Map<string, CallRecord>> {
+    const recs = await c.query<{ record: string }>(`SELECT record FROM ${this.t.call} WHERE run_id = $1 AND chain = $2`, [run, chain]);
+    const records = new Map<string, CallRecord>();
+    for (const r of recs.rows) {
+      const rec = decodeJson(r.record) as CallRecord;
+      records.set(rec.id, rec);
+    }
+    return records;
   }
 
   async entities(run: string): Promise<Entities> {

@@ -77,11 +77,7 @@ export class RedisHopStore implements HopStore {
         cached = { version, entities, state: decodeState('mm', entities) };
         this.cache.set(run, cached);
       }
-      const records = new Map<string, CallRecord>();
-      for (const text of Object.values(await conn.hgetall(`hop:${run}:c:${chain}`))) {
-        const rec = decodeJson(text) as CallRecord;
-        records.set(rec.id, rec);
-      }
+      const records = await loadChain(conn, run, chain);
       const view: StepView = { state: cached.state, records, read: async (op) => Promise.reject(new Error(`mm: no read ${op}`)) };
       const changes = await fn(view);
       const after = encodeState('mm', cached.state);
@@ -118,6 +114,10 @@ export class RedisHopStore implements HopStore {
     }
   }
 
+  chainRecords(run: string, chain: string): Promise<Map<string, CallRecord>> {
+    return loadChain(this.redis, run, chain);
+  }
+
   async entities(run: string): Promise<Entities> {
     if ((await this.redis.exists(`hop:${run}:ver`)) === 0) throw new UnknownRunError(run);
     return new Map(Object.entries(await this.redis.hgetall(`hop:${run}:e`)));
@@ -125,9 +125,7 @@ export class RedisHopStore implements HopStore {
 
   async incidentRecords(run: string, incident: string): Promise<CallRecord[]> {
     const out: CallRecord[] = [];
-    for (const chain of await this.redis.smembers(`hop:${run}:inc:${incident}`)) {
-      for (const text of Object.values(await this.redis.hgetall(`hop:${run}:c:${chain}`))) out.push(decodeJson(text) as CallRecord);
-    }
+    for (const chain of await this.redis.smembers(`hop:${run}:inc:${incident}`)) out.push(...(await loadChain(this.redis, run, chain)).values());
     return out;
   }
 
@@ -160,4 +158,13 @@ export class RedisHopStore implements HopStore {
     // The main client belongs to the caller; the step connections are ours.
     for (const conn of this.idle.splice(0)) conn.disconnect();
   }
+}
+
+async function loadChain(redis: Redis, run: string, chain: string): Promise<Map<string, CallRecord>> {
+  const records = new Map<string, CallRecord>();
+  for (const text of Object.values(await redis.hgetall(`hop:${run}:c:${chain}`))) {
+    const rec = decodeJson(text) as CallRecord;
+    records.set(rec.id, rec);
+  }
+  return records;
 }

@@ -3,7 +3,6 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import {
   callTopic,
   EnvelopeOf,
-  HOP_HOSTS,
   HopHost as HopHostName,
   replyTopic,
   Topic,
@@ -12,16 +11,15 @@ import {
 } from '@mfsim/contracts';
 import {
   decodeJson,
-  dispatch,
   encodeJson,
   handleIncoming,
   KERNEL_FUNCTION,
   pendingCall,
+  subsystemHost,
   type CallRecord,
   type ChainHost,
   type Entities,
   type Incoming,
-  type Kernel,
   type OpName,
   type Outgoing,
   type ReadName,
@@ -29,7 +27,7 @@ import {
 } from '@mfsim/kernel-model';
 import { handlerDedup } from '@mfsim/messaging';
 import { HopStore, IncidentJournal, incidentOf, PgHopStore, RedisHopStore, type RmapRow, UnknownRunError } from '@mfsim/persistence';
-import { Attr, withSpan } from '@mfsim/telemetry';
+import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 import { context, trace, type Span } from '@opentelemetry/api';
 
 import { ServiceEnv } from '../env';
@@ -123,8 +121,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     await withSpan(
       name,
       {
-        [Attr.FAILURE_ID]: envelope.failureId,
-        [Attr.MESSAGE_ID]: envelope.id,
+        ...messageAttributes(envelope),
         'mfsim.call.id': incoming.id,
         'mfsim.run': data.run,
         'mfsim.step': incoming.kind,
@@ -185,14 +182,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     observer: NonNullable<ChainHost['observer']>,
   ): Promise<Outgoing[]> {
     const result = await this.store.step(run, chain, async (view) => {
-      const kernel = { [this.subsys]: view.state } as unknown as Kernel;
-      const host: ChainHost = {
-        subsys: this.subsys,
-        hop: (op, args, ctx) => dispatch(kernel, { kind: 'call', op, args } as never, ctx),
-        read: (op: ReadName, args: unknown) => view.read(op, args),
-        records: view.records,
-        observer,
-      };
+      const host = subsystemHost(this.subsys, view.state, view.records, (op: ReadName, args: unknown) => view.read(op, args), observer);
       const waiting = incoming.kind === 'reply' ? view.records.get(incoming.id.slice(0, incoming.id.lastIndexOf('.'))) : undefined;
       // A resumed step is named after the hop that waited for this answer.
       if (waiting) trace.getActiveSpan()?.updateName(KERNEL_FUNCTION[waiting.op] ?? waiting.op);
@@ -260,12 +250,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     this.sweeping = true;
     try {
       for (const { run, chain } of await this.store.openChains(olderThanMs)) {
-        const pending = await this.serial(run, () =>
-          this.store.step(run, chain, async (view) => {
-            const host: ChainHost = { subsys: this.subsys, hop: () => { throw new Error('no hops in a sweep'); }, read: () => undefined, records: view.records };
-            return { touched: new Set<string>(), value: pendingCall(host, chain) };
-          }),
-        );
+        const pending = pendingCall(this.subsys, await this.store.chainRecords(run, chain), chain);
         if (pending) {
           this.logger.log(`hop.resend run=${run} id=${pending.id} op=${pending.op}`);
           await this.send(run, pending);
@@ -315,4 +300,3 @@ function callAttributes(args: unknown): Record<string, string | number> {
   return out;
 }
 
-void HOP_HOSTS;
