@@ -4,11 +4,10 @@
  * synchronous call chain has. It records every call, result and log line as a trace tree.
  * Pure: no I/O, no clock.
  */
-import { KernelPanic, type Call, type Effect, type Hop, type LogEffect, type TaskCtx } from './effects';
-import type { KernelOps, KernelReads, OpName, ReadName } from './ops';
+import { KernelPanic, type Call, type Effect, type Hop, type LogEffect, type MemoEffect, type Read, type TaskCtx } from './effects';
+import type { KernelOps, KernelReads, OpName, ReadName, XfsRefcountIrec } from './ops';
 import { xfsRmapIsMetadata, xfsRmapQueryRange, type XfsRmapIrec } from './xfs/rmap';
 import { XfsRmapBtree } from './xfs/rmap-btree';
-import type { XfsRefcountIrec } from './ops';
 import { lookup } from './types';
 import * as dax from './dax/dax';
 import * as dm from './dm/dm';
@@ -103,6 +102,11 @@ export function refcountRecords(ag: XfsRmapBtree | readonly XfsRmapIrec[] | unde
   return out;
 }
 
+/** What the bus hands back for an effect that is not a call: a memo's own value, a read's answer. */
+function answerLocal(kernel: Kernel, effect: MemoEffect | Read): unknown {
+  return effect.kind === 'memo' ? effect.value : answerRead(kernel, effect);
+}
+
 /** Answers a read effect from the kernel's in-memory state. */
 export function answerRead(kernel: Kernel, effect: { op: ReadName; args: unknown }): unknown {
   return (READERS[effect.op] as Reader<ReadName>)(kernel, effect.args as never);
@@ -174,10 +178,8 @@ function execute(kernel: Kernel, call: Call, ctx: TaskCtx, into: TraceNode[], on
     if (effect.kind === 'log') {
       node.children.push(effect);
       input = undefined;
-    } else if (effect.kind === 'memo') {
-      input = effect.value;
-    } else if (effect.kind === 'read') {
-      input = answerRead(kernel, effect);
+    } else if (effect.kind !== 'call') {
+      input = answerLocal(kernel, effect);
     } else {
       input = execute(kernel, effect, ctx, node.children, onCall);
     }
@@ -201,10 +203,8 @@ function executeBare(kernel: Kernel, call: Call, ctx: TaskCtx, summary: TraceSum
     if (effect.kind === 'log') {
       if (summary) summary.logs++;
       input = undefined;
-    } else if (effect.kind === 'memo') {
-      input = effect.value;
-    } else if (effect.kind === 'read') {
-      input = answerRead(kernel, effect);
+    } else if (effect.kind !== 'call') {
+      input = answerLocal(kernel, effect);
     } else {
       input = executeBare(kernel, effect, ctx, summary, depth + 1, onCall);
     }

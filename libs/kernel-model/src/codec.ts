@@ -64,11 +64,7 @@ const frozenText = new WeakMap<object, string>();
 export function encodeState(subsys: Subsystem, state: SubsystemState): Entities {
   const out: Entities = new Map();
   const put = (key: string, value: unknown): void => void out.set(key, encodeJson(value));
-  const putFrozen = (key: string, value: object): void => {
-    let text = frozenText.get(value);
-    if (text === undefined) frozenText.set(value, (text = encodeJson(value)));
-    out.set(key, text);
-  };
+  const putFrozen = (key: string, value: object): void => void out.set(key, frozen(value));
   switch (subsys) {
     case 'pmem': {
       const s = state as PmemState;
