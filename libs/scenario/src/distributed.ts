@@ -20,6 +20,11 @@ import { memoryFailurePfns, randomRunIds, type InjectionRun, type RunIds, type S
 import type { InjectionSpec, Scenario } from './scenario.types';
 import { planBoot, type BootPlan, type MountOutcome } from './topology';
 
+/** A scenario the distributed mode cannot run (said on one line, not a failure of the stack). */
+export class DistributedRunError extends Error {
+  override readonly name = 'DistributedRunError';
+}
+
 /** What a root call came back with. */
 export interface RootResult {
   readonly result?: unknown;
@@ -120,7 +125,7 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
   const ids = options.ids ?? randomRunIds;
   if (scenario.unbindStrategy !== undefined && scenario.unbindStrategy !== 'rmap') {
     // The other walks read the whole rmap in memory, which xfs-fs does not hold (it reads it from PostgreSQL).
-    throw new Error(`unbindStrategy ${scenario.unbindStrategy} runs in embedded mode only; the services walk the rmap (the upstream strategy)`);
+    throw new DistributedRunError(`unbindStrategy ${scenario.unbindStrategy} runs in embedded mode only; the services walk the rmap (the upstream strategy)`);
   }
   const plan = planBoot(scenario);
   await cluster.setup(plan);

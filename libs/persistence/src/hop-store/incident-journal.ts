@@ -4,6 +4,9 @@ import { decodeJson, encodeJson, type CallRecord } from '@mfsim/kernel-model';
 
 import { incidentOf, type IncidentRow } from './hop-store';
 
+/** An incident row as the journal reads it back. */
+export type IncidentEntry = IncidentRow & { readonly startedAt: Date; readonly finishedAt: Date | null };
+
 /**
  * The incident journal in PostgreSQL: one `incident` row per root call, written by the service
  * that serves the root (open when it arrives, done or panic when its tree has returned), and
@@ -49,7 +52,7 @@ export class IncidentJournal {
     return rows.rows.map((r) => decodeJson(r.record) as CallRecord);
   }
 
-  async list(limit: number, run?: string): Promise<(IncidentRow & { startedAt: Date; finishedAt: Date | null })[]> {
+  async list(limit: number, run?: string): Promise<IncidentEntry[]> {
     const rows = await this.pool.query<{ id: string; run_id: string; op: string; args: string; service: string; status: IncidentRow['status']; result: string | null; started_at: Date; finished_at: Date | null }>(
       `SELECT * FROM incident ${run ? 'WHERE run_id = $2' : ''} ORDER BY started_at DESC LIMIT $1`,
       run ? [limit, run] : [limit],
@@ -57,7 +60,7 @@ export class IncidentJournal {
     return rows.rows.map((r) => ({ id: r.id, run: r.run_id, op: r.op, args: r.args, service: r.service, status: r.status, result: r.result, startedAt: r.started_at, finishedAt: r.finished_at }));
   }
 
-  async get(id: string): Promise<(IncidentRow & { startedAt: Date; finishedAt: Date | null }) | null> {
+  async get(id: string): Promise<IncidentEntry | null> {
     const rows = await this.pool.query<{ id: string; run_id: string; op: string; args: string; service: string; status: IncidentRow['status']; result: string | null; started_at: Date; finished_at: Date | null }>(
       'SELECT * FROM incident WHERE id = $1',
       [id],

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { Admin, Consumer, Producer } from 'kafkajs';
 
 import { callTopic, HopHost, parseEnvelope, topicName, Topics } from '@mfsim/contracts';
 import {
@@ -59,7 +59,6 @@ export class KafkaCluster implements Cluster {
 
   private constructor(
     private readonly options: KafkaClusterOptions,
-    private readonly kafka: Kafka,
     private readonly producer: Producer,
     private readonly consumer: Consumer,
     private readonly publisher: EnvelopePublisher,
@@ -79,17 +78,17 @@ export class KafkaCluster implements Cluster {
       throw new ClusterError(`Kafka at ${options.brokers.join(',')} does not answer (${err instanceof Error ? err.message : String(err)}): is the stack up? (npx mfsim stack up)`);
     }
     const publisher = new EnvelopePublisher({ producer, topicPrefix: options.topicPrefix, source: 'mfsim-cli' });
-    const cluster = new KafkaCluster(options, kafka, producer, consumer, publisher);
+    const cluster = new KafkaCluster(options, producer, consumer, publisher);
     const topic = topicName(options.topicPrefix, Topics.USER_REPLY);
     try {
-      await cluster.listen(consumer, admin, topic, groupId);
+      await cluster.listen(consumer, admin, topic);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
     return cluster;
   }
 
-  private async listen(consumer: Consumer, admin: Admin, topic: string, groupId: string): Promise<void> {
+  private async listen(consumer: Consumer, admin: Admin, topic: string): Promise<void> {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.subscribe({ topic, fromBeginning: false });
     await consumer.run({
@@ -114,7 +113,6 @@ export class KafkaCluster implements Cluster {
     // Start at the end of the topic as it is now: only this run's replies matter.
     const offsets = await admin.fetchTopicOffsets(topic);
     for (const p of offsets) consumer.seek({ topic, partition: p.partition, offset: p.high });
-    void groupId;
   }
 
   async setup(plan: BootPlan): Promise<void> {
@@ -194,7 +192,6 @@ export class KafkaCluster implements Cluster {
   async close(): Promise<void> {
     if (this.setUp && this.options.dropOnClose) await this.dropRun();
     await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect()]);
-    void this.kafka;
   }
 
   /** One request to a subsystem's service, trying each replica in turn. */

@@ -3,6 +3,7 @@
  * header and per-service summary of one incident, and the one-line messages for a database
  * that cannot be reached. Nothing here touches the network.
  */
+import type { IncidentEntry } from '@mfsim/persistence';
 import { decodeJson, encodeJson, hex, KERNEL_FUNCTION, mfFlagsToString, ownerOf, rcToString, type CallRecord, type OpName, type Rc } from '@mfsim/kernel-model';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/mfsim';
@@ -10,19 +11,7 @@ export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 10_000;
 
 /** One `incident` row as IncidentJournal.list/get return it. */
-export interface IncidentView {
-  readonly id: string;
-  readonly run: string;
-  readonly op: string;
-  /** encodeJson of the root call's arguments. */
-  readonly args: string;
-  readonly service: string;
-  readonly status: 'open' | 'done' | 'panic' | 'error';
-  /** encodeJson of the result (done), or the panic / error message. */
-  readonly result: string | null;
-  readonly startedAt: Date;
-  readonly finishedAt: Date | null;
-}
+export type IncidentView = IncidentEntry;
 
 export type IncidentArgs =
   | { readonly command: 'list'; readonly run: string | undefined; readonly limit: number; readonly json: boolean }

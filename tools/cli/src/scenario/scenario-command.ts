@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { scenarioJsonSchemaText } from './scenario-schema';
-import { outcomeToJson, parseScenario, renderRun, runScenario, runScenarioDistributed, type Scenario, type ScenarioIssue, type ScenarioRun } from '@mfsim/scenario';
+import { outcomeToJson, parseScenario, renderRun, runScenario, runScenarioDistributed, DistributedRunError, type Scenario, type ScenarioIssue, type ScenarioRun } from '@mfsim/scenario';
 import { ClusterError, KafkaCluster } from '../distributed/kafka-cluster';
 import { stackTarget } from '../distributed/stack-target';
 
@@ -178,8 +178,8 @@ async function runCommand(args: string[]): Promise<number> {
         });
         if (tty) process.stderr.write('\r\u001b[K');
       } catch (err) {
-        if (!(err instanceof ClusterError) && !/runs in embedded mode only/.test(String(err))) throw err;
-        process.stderr.write(`mfsim scenario run: ${err instanceof Error ? err.message : String(err)}\n`);
+        if (!(err instanceof ClusterError) && !(err instanceof DistributedRunError)) throw err;
+        process.stderr.write(`mfsim scenario run: ${err.message}\n`);
         return 2;
       }
     } else {
