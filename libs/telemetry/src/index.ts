@@ -1,2 +1,3 @@
 export * from './attributes';
 export * from './with-span';
+export * from './trace-exporter';

@@ -3,17 +3,19 @@
  * `node --require libs/telemetry/dist/register.js services/<name>/dist/main.js`, so that the
  * instrumentations patch kafkajs, pg, ioredis, Nest and http before anything requires them.
  *
- * Off unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: then nothing
- * is loaded or patched at all. Everything else comes from OTEL_* variables (OTEL_SERVICE_NAME,
+ * The exporter comes from the SDK's standard OTEL_TRACES_EXPORTER (trace-exporter.ts): `zipkin`
+ * (Zipkin v2 JSON to OTEL_EXPORTER_ZIPKIN_ENDPOINT, what `mfsim stack up` sets), `otlp` (OTLP/HTTP,
+ * what docker-compose sets) or `none`; unset means otlp when OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. Otherwise tracing is off and nothing is loaded or
+ * patched at all. Everything else comes from OTEL_* variables (OTEL_SERVICE_NAME,
  * defaulting to the services/<name> folder of the script; OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*,
- * OTEL_PROPAGATORS, …). Traces go out over OTLP/HTTP (JSON);
- * metrics and logs only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them.
+ * OTEL_PROPAGATORS, …); metrics and logs only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask
+ * for them.
  */
 import type { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
-function telemetryRequested(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
+import { chooseTraceExporter, type TraceExporterKind } from './trace-exporter';
 
 /**
  * OTEL_SERVICE_NAME defaults to the service's folder name (docs/conventions.md), read from the
@@ -26,20 +28,31 @@ function defaultServiceName(env: NodeJS.ProcessEnv, script: string | undefined):
   }
 }
 
-function startSdk(env: NodeJS.ProcessEnv): NodeSDK {
+/** The span exporter of `kind`, required only now (a disabled bootstrap loads neither). */
+function traceExporter(kind: TraceExporterKind): SpanExporter {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (kind === 'zipkin') {
+    const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
+    return new ZipkinExporter(); // OTEL_EXPORTER_ZIPKIN_ENDPOINT
+  }
+  const { OTLPTraceExporter } =
+    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return new OTLPTraceExporter();
+}
+
+function startSdk(env: NodeJS.ProcessEnv, exporter: TraceExporterKind): NodeSDK {
   // Required here, not imported at the top, so a disabled bootstrap loads nothing; and required
   // synchronously, because the instrumentations must hook require() before main.js runs.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { getNodeAutoInstrumentations } =
     require('@opentelemetry/auto-instrumentations-node') as typeof import('@opentelemetry/auto-instrumentations-node');
-  const { OTLPTraceExporter } =
-    require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
   const { PrismaInstrumentation } = require('@prisma/instrumentation') as typeof import('@prisma/instrumentation');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const sdk = new NodeSDK({
-    traceExporter: new OTLPTraceExporter(),
+    traceExporter: traceExporter(exporter),
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [
@@ -86,7 +99,10 @@ function stopSdkOnSignals(sdk: NodeSDK): void {
   process.on('SIGINT', onSignal);
 }
 
-if (telemetryRequested(process.env)) {
+const choice = chooseTraceExporter(process.env);
+if (choice.exporter === 'off') {
+  if (choice.problem) console.error(`telemetry: ${choice.problem}`);
+} else {
   defaultServiceName(process.env, process.argv[1]);
-  stopSdkOnSignals(startSdk(process.env));
+  stopSdkOnSignals(startSdk(process.env, choice.exporter));
 }
