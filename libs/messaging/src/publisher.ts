@@ -20,6 +20,12 @@ export interface PublishRequest<T extends Topic> {
    * each keeps a stable id of its own; see `derivedMessageId`.
    */
   discriminator?: string;
+  /**
+   * Kafka headers to send with the message. The CLI sets `traceparent` on a root call so the
+   * incident's trace has the incident's id; in a service the kafkajs instrumentation writes the
+   * active trace context over it.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface EnvelopePublisherOptions {
@@ -50,7 +56,7 @@ export class EnvelopePublisher {
     this.newId = options.newId ?? randomUUID;
   }
 
-  async publish<T extends Topic>({ topic, key, data, causedBy, discriminator }: PublishRequest<T>): Promise<EnvelopeOf<T>> {
+  async publish<T extends Topic>({ topic, key, data, causedBy, discriminator, headers }: PublishRequest<T>): Promise<EnvelopeOf<T>> {
     const contract = Contracts[topic];
     const parsed = contract.envelope.safeParse({
       id: causedBy.id === null ? this.newId() : derivedMessageId(causedBy.id, topic, discriminator),
@@ -68,7 +74,7 @@ export class EnvelopePublisher {
     const envelope = parsed.data as EnvelopeOf<T>;
     await this.options.producer.send({
       topic: topicName(this.options.topicPrefix, topic),
-      messages: [{ key, value: JSON.stringify(envelope) }],
+      messages: [{ key, value: JSON.stringify(envelope), ...(headers ? { headers: { ...headers } } : {}) }],
     });
     return envelope;
   }

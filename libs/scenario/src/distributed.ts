@@ -19,6 +19,7 @@ import { renderTrace } from './render';
 import { memoryFailurePfns, randomRunIds, type InjectionRun, type RunIds, type ScenarioRun } from './run-scenario';
 import type { InjectionSpec, Scenario } from './scenario.types';
 import { planBoot, type BootPlan, type MountOutcome } from './topology';
+import { incidentTraceId } from './trace-id';
 
 /** A scenario the distributed mode cannot run (said on one line, not a failure of the stack). */
 export class DistributedRunError extends Error {
@@ -151,7 +152,8 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
   let panic: string | null = null;
   for (const inj of scenario.injections) {
     const incidentId = ids.incidentId();
-    const incident: Incident = { id: inj.id, incident: incidentId, traceId: ids.traceId(), status: 'not-run' };
+    // The trace the services record the incident under (the cluster starts it with this id).
+    const incident: Incident = { id: inj.id, incident: incidentId, traceId: incidentTraceId(incidentId) ?? ids.traceId(), status: 'not-run' };
     if (panic !== null) {
       setEntry(rcs, inj.id, { rc: null });
       runs.push({ injection: inj, rc: null, trace: null, incident });

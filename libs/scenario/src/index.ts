@@ -9,3 +9,4 @@ export * from './distributed';
 export * from './sim-cluster';
 export * from './chaos/history';
 export * from './chaos/checker';
+export * from './trace-id';

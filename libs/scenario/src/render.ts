@@ -23,6 +23,8 @@ export interface RenderOptions {
   readonly color: boolean;
   /** Include set-up traces (mounts, faults) and low-level lookups. */
   readonly verbose: boolean;
+  /** The link to an incident's trace (by its uuid), printed under each incident that ran. */
+  readonly traceLink?: (incidentId: string) => string | undefined;
 }
 
 const ANSI = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, dim: 2, bold: 1 } as const;
@@ -151,6 +153,8 @@ export function renderRun(run: ScenarioRun, opts: RenderOptions): string {
     lines.push(`${paint(opts, 'magenta', `▶ ${inj.injection.id}`)} ${describeInjection(inj.injection)}  → rc ${formatRc(opts, inj.rc)}`);
     if (inj.trace) for (const l of renderTrace(inj.trace, opts)) lines.push(`  ${l}`);
     else lines.push(paint(opts, 'dim', '  (not run: the kernel had panicked)'));
+    const link = inj.incident.status === 'complete' ? opts.traceLink?.(inj.incident.incident) : undefined;
+    if (link !== undefined) lines.push(`  ${paint(opts, 'dim', 'trace')} ${link}`);
   }
   lines.push('');
   if (run.pass) {

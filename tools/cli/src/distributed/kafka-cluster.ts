@@ -23,7 +23,7 @@ import {
   type TaskCtx,
 } from '@mfsim/kernel-model';
 import { createKafka, EnvelopePublisher } from '@mfsim/messaging';
-import type { BootPlan, Cluster, RootResult } from '@mfsim/scenario';
+import { incidentTraceparent, type BootPlan, type Cluster, type RootResult } from '@mfsim/scenario';
 
 export const SUBSYSTEMS: readonly Subsystem[] = ['pmem', 'dax', 'dm', 'xfs', 'mm'];
 export const SERVICE_OF: Record<Subsystem, string> = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process' };
@@ -158,11 +158,15 @@ export class KafkaCluster implements Cluster {
 
   private async send(id: string, op: OpName, args: unknown, ctx: TaskCtx): Promise<void> {
     const to = ownerOf(op) as HopHost;
+    // The incident's trace id is its uuid: the services' spans of this root call (and of every
+    // call it makes) join the trace this header starts (docs/distributed-mode.md, "Tracing").
+    const traceparent = incidentTraceparent(id.split('.')[0] as string);
     await this.publisher.publish({
       topic: callTopic(to),
       key: `${this.run}:${id}`,
       data: { run: this.run, id, op, args: encodeJson(args), ctx: { current: ctx.current }, chain: id, from: 'user' },
       causedBy: { id: null, failureId: id.split('.')[0] as string },
+      ...(traceparent ? { headers: { traceparent } } : {}),
     });
   }
 

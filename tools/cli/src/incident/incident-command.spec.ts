@@ -140,8 +140,16 @@ describe('list formatting', () => {
       startedAt: '2026-12-05T04:00:00.000Z',
       finishedAt: '2026-12-05T04:00:00.191Z',
       durationMs: 191,
+      traceId: ID.replace(/-/g, ''),
     });
     assert.equal(listJson(row({ status: 'panic', result: 'boom' })).result, 'boom');
+    // With a trace backend known, the link too.
+    assert.equal(listJson(row(), (id) => `http://z/traces/${id}`).traceUrl, `http://z/traces/${ID}`);
+  });
+  it('with a trace backend known, each line ends with the trace link', () => {
+    const lines = renderList([row()], (id) => `http://127.0.0.1:9411/zipkin/traces/${id.replace(/-/g, '')}`);
+    assert.match(lines[0] as string, /\s+DURATION\s+TRACE$/);
+    assert.match(lines[1] as string, new RegExp(`191ms\\s+http://127\\.0\\.0\\.1:9411/zipkin/traces/${ID.replace(/-/g, '')}$`));
   });
 });
 

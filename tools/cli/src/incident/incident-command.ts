@@ -11,6 +11,8 @@ import type { CallRecord } from '@mfsim/kernel-model';
 import { IncidentJournal } from '@mfsim/persistence';
 import { renderTrace, traceFromRecords } from '@mfsim/scenario';
 
+import { traceLinker, TraceLinkError } from '../distributed/trace-link';
+
 import {
   checkDatabaseUrl,
   databaseProblem,
@@ -66,6 +68,14 @@ export async function runIncidentCommand(args: string[], io: IncidentIo = defaul
     io.err(`${prefix}: ${badUrl}\n`);
     return 2;
   }
+  let link: ReturnType<typeof traceLinker>;
+  try {
+    link = traceLinker(io.env);
+  } catch (err) {
+    if (!(err instanceof TraceLinkError)) throw err;
+    io.err(`${prefix}: ${err.message}\n`);
+    return 2;
+  }
   let journal: IncidentJournal | undefined;
   try {
     await preflight(url);
@@ -73,11 +83,11 @@ export async function runIncidentCommand(args: string[], io: IncidentIo = defaul
     if (parsed.command === 'list') {
       const rows = (await journal.list(parsed.limit, parsed.run)) as IncidentView[];
       if (parsed.json) {
-        for (const row of rows) io.out(`${JSON.stringify(listJson(row))}\n`);
+        for (const row of rows) io.out(`${JSON.stringify(listJson(row, link))}\n`);
       } else if (rows.length === 0) {
         io.out(`no incidents${parsed.run ? ` in run ${parsed.run}` : ''} (they are journaled when a root call reaches the stack)\n`);
       } else {
-        io.out(`${renderList(rows).join('\n')}\n`);
+        io.out(`${renderList(rows, link).join('\n')}\n`);
       }
       return 0;
     }
@@ -85,7 +95,7 @@ export async function runIncidentCommand(args: string[], io: IncidentIo = defaul
     if (row === null) throw new IncidentError(`no incident ${parsed.id} (see mfsim incident list)`, 2);
     const records = await journal.records(parsed.id);
     if (parsed.json) {
-      io.out(`${showJson(row, records)}\n`);
+      io.out(`${showJson(row, records, link)}\n`);
       return 0;
     }
     const color = io.color ?? (Boolean(process.stdout.isTTY) && !io.env['NO_COLOR']);
@@ -94,6 +104,8 @@ export async function runIncidentCommand(args: string[], io: IncidentIo = defaul
     if (trace) lines.push(...renderTrace(trace, { color, verbose: parsed.verbose }).map((l) => `  ${l}`));
     else lines.push('  (no call record of the root call: the service serving it has not stored it yet)');
     lines.push('', ...renderServiceSummary(records));
+    const traceUrl = link?.(row.id);
+    if (traceUrl !== undefined) lines.push('', `trace ${traceUrl}`);
     io.out(`${lines.join('\n')}\n`);
     return 0;
   } catch (err) {

@@ -5,6 +5,10 @@
  */
 import type { IncidentEntry } from '@mfsim/persistence';
 import { decodeJson, encodeJson, hex, KERNEL_FUNCTION, mfFlagsToString, ownerOf, rcToString, type CallRecord, type OpName, type Rc } from '@mfsim/kernel-model';
+import { incidentTraceId } from '@mfsim/scenario';
+
+/** incident id → the URL of its trace (trace-link.ts), when a trace backend is known. */
+export type TraceLink = (incidentId: string) => string | undefined;
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/mfsim';
 export const DEFAULT_LIMIT = 20;
@@ -163,15 +167,17 @@ export function formatDuration(startedAt: Date, finishedAt: Date | null): string
 
 const LIST_HEADER = ['ID', 'RUN', 'FUNCTION', 'ARGS', 'STATUS', 'RESULT', 'DURATION'] as const;
 
-/** The cells of one list line, in LIST_HEADER order. */
-export function listCells(row: IncidentView): string[] {
-  return [row.id, row.run, kernelFunction(row.op), shortArgs(row.args), row.status, shortResult(row), formatDuration(row.startedAt, row.finishedAt)];
+/** The cells of one list line, in LIST_HEADER order, then the trace link when `link` is given. */
+export function listCells(row: IncidentView, link?: TraceLink): string[] {
+  const cells = [row.id, row.run, kernelFunction(row.op), shortArgs(row.args), row.status, shortResult(row), formatDuration(row.startedAt, row.finishedAt)];
+  return link ? [...cells, link(row.id) ?? '-'] : cells;
 }
 
-/** The list as aligned columns under a header (the rows newest first, as given). */
-export function renderList(rows: readonly IncidentView[]): string[] {
-  const table = [[...LIST_HEADER], ...rows.map(listCells)];
-  const widths = LIST_HEADER.map((_h, c) => Math.max(...table.map((r) => (r[c] as string).length)));
+/** The list as aligned columns under a header (the rows newest first, as given); each row ends with its trace link when `link` is given. */
+export function renderList(rows: readonly IncidentView[], link?: TraceLink): string[] {
+  const header: string[] = link ? [...LIST_HEADER, 'TRACE'] : [...LIST_HEADER];
+  const table = [header, ...rows.map((row) => listCells(row, link))];
+  const widths = header.map((_h, c) => Math.max(...table.map((r) => (r[c] as string).length)));
   return table.map((r) =>
     r
       .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] as number)))
@@ -188,8 +194,12 @@ function parsedOrText(text: string): unknown {
   }
 }
 
-/** One `--json` list object: stored values as they are (bigints stay {"$n":"…"}, as encodeJson writes them). */
-export function listJson(row: IncidentView): Record<string, unknown> {
+/**
+ * One `--json` list object: stored values as they are (bigints stay {"$n":"…"}, as encodeJson
+ * writes them), the incident's trace id, and its trace link when `link` is given.
+ */
+export function listJson(row: IncidentView, link?: TraceLink): Record<string, unknown> {
+  const url = link?.(row.id);
   return {
     id: row.id,
     run: row.run,
@@ -202,6 +212,8 @@ export function listJson(row: IncidentView): Record<string, unknown> {
     startedAt: row.startedAt.toISOString(),
     finishedAt: row.finishedAt ? row.finishedAt.toISOString() : null,
     durationMs: row.finishedAt ? row.finishedAt.getTime() - row.startedAt.getTime() : null,
+    traceId: incidentTraceId(row.id) ?? null,
+    ...(url !== undefined ? { traceUrl: url } : {}),
   };
 }
 
@@ -259,9 +271,9 @@ export function compareCallIds(a: string, b: string): number {
 }
 
 /** `--json` of show: the incident row and every record (encodeJson: bigints as {"$n":"…"}), one line. */
-export function showJson(row: IncidentView, records: readonly CallRecord[]): string {
+export function showJson(row: IncidentView, records: readonly CallRecord[], link?: TraceLink): string {
   const sorted = [...records].sort((a, b) => compareCallIds(a.id, b.id));
-  return encodeJson({ incident: listJson(row), records: sorted.map((r) => ({ service: serviceOf(r.op), ...r })) });
+  return encodeJson({ incident: listJson(row, link), records: sorted.map((r) => ({ service: serviceOf(r.op), ...r })) });
 }
 
 /** The URL without its password, for messages. */

@@ -10,6 +10,7 @@ import { scenarioJsonSchemaText } from './scenario-schema';
 import { outcomeToJson, parseScenario, renderRun, runScenario, runScenarioDistributed, DistributedRunError, type Scenario, type ScenarioIssue, type ScenarioRun } from '@mfsim/scenario';
 import { ClusterError, KafkaCluster } from '../distributed/kafka-cluster';
 import { stackTarget } from '../distributed/stack-target';
+import { traceLinker, TraceLinkError } from '../distributed/trace-link';
 
 const USAGE = `usage:
   mfsim scenario run [--mode embedded|distributed] [--json] [--verbose] FILE|DIR...
@@ -155,6 +156,17 @@ async function runCommand(args: string[]): Promise<number> {
   let passed = 0;
   let failed = 0;
   let cluster: KafkaCluster | undefined;
+  // Distributed runs print each incident's trace link when a trace backend is known.
+  let traceLink: ((incidentId: string) => string | undefined) | undefined;
+  if (opts.mode === 'distributed') {
+    try {
+      traceLink = traceLinker();
+    } catch (err) {
+      if (!(err instanceof TraceLinkError)) throw err;
+      process.stderr.write(`mfsim scenario run: ${err.message}\n`);
+      return 2;
+    }
+  }
   try {
   for (const l of loaded) {
     if (!l.ok) {
@@ -194,7 +206,7 @@ async function runCommand(args: string[]): Promise<number> {
         `${JSON.stringify({ name: run.scenario.name, file: run.scenario.file, pass: run.pass, outcome: outcomeToJson(run.outcome), mismatches: run.mismatches })}\n`,
       );
     } else {
-      process.stdout.write(`${renderRun(run, { color, verbose: opts.verbose })}\n\n`);
+      process.stdout.write(`${renderRun(run, { color, verbose: opts.verbose, ...(traceLink ? { traceLink } : {}) })}\n\n`);
     }
   }
   } finally {
