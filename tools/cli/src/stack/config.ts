@@ -58,6 +58,14 @@ export interface OwnRedisConfig {
   appendfsync: 'always';
 }
 
+/** The Zipkin server `mfsim stack up` runs as the trace backend (unless --no-traces). */
+export interface ZipkinConfig {
+  /** MFSIM_ZIPKIN_PORT (9411): collector, API and UI on 127.0.0.1. */
+  port: number;
+  logFile: string;
+  pidFile: string;
+}
+
 export interface StackConfig {
   root: string;
   /** .mfsim/stack */
@@ -72,6 +80,8 @@ export interface StackConfig {
   ownRedis: OwnRedisConfig | undefined;
   topicPrefix: string;
   redisPrefix: string | undefined;
+  /** The trace backend `up` starts (the services export to it); undefined with --no-traces. */
+  zipkin: ZipkinConfig | undefined;
   /** libs/telemetry/dist/register.js, preloaded into every service. */
   telemetryRegister: string;
   /** MFSIM_HTTP_PORT_BASE: service k (1..5) replica i listens on base + k + 10*(i-1). */
@@ -163,6 +173,8 @@ export interface LoadStackOptions {
   replicas?: string;
   /** --redis-url: wins over REDIS_URL; either one means "use that Redis, start none". */
   redisUrl?: string;
+  /** --no-traces: start no Zipkin (the services then trace only if OTEL_* says so). */
+  noTraces?: boolean;
 }
 
 /** Reads the stack's configuration from `env`. Throws a StackError (exit 2) on a bad value. */
@@ -204,6 +216,12 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
   ]);
   if (ownRedis && taken.has(ownRedis.port)) throw new StackError(`MFSIM_REDIS_PORT and ${taken.get(ownRedis.port)} are both ${ownRedis.port}`, 2);
   if (ownRedis) taken.set(ownRedis.port, 'MFSIM_REDIS_PORT');
+  const zipkinPort = port(env, 'MFSIM_ZIPKIN_PORT', 9411);
+  const zipkin: ZipkinConfig | undefined = opts.noTraces
+    ? undefined
+    : { port: zipkinPort, logFile: path.join(stackDir, 'zipkin.log'), pidFile: path.join(stackDir, 'zipkin.pid') };
+  if (zipkin && taken.has(zipkin.port)) throw new StackError(`MFSIM_ZIPKIN_PORT and ${taken.get(zipkin.port)} are both ${zipkin.port}`, 2);
+  if (zipkin) taken.set(zipkin.port, 'MFSIM_ZIPKIN_PORT');
   const services = serviceInstances({ root, stackDir, httpPortBase, replicas });
   const clash = services.find((s) => taken.has(s.port));
   if (clash) throw new StackError(`${clash.id} would listen on ${clash.port}, which ${taken.get(clash.port)} uses: set MFSIM_HTTP_PORT_BASE`, 2);
@@ -225,6 +243,7 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
     ownRedis,
     topicPrefix: env['MFSIM_TOPIC_PREFIX'] ?? '',
     redisPrefix: env['MFSIM_REDIS_PREFIX'],
+    zipkin,
     telemetryRegister: path.join(root, 'libs', 'telemetry', 'dist', 'register.js'),
     httpPortBase,
     replicas,

@@ -2,7 +2,7 @@
  * `mfsim stack up|down|status`: Kafka (a local broker JVM), PostgreSQL, a persistent Redis and the
  * five services (some with replicas) on this machine. State and logs live in .mfsim/stack/.
  */
-import { KafkaBrokerError } from '@mfsim/stack';
+import { KafkaBrokerError, ZipkinServerError } from '@mfsim/stack';
 
 import { LoadStackOptions, loadStackConfig, StackError } from './config';
 import { stackDown, stackUp } from './lifecycle';
@@ -11,14 +11,17 @@ import { stackStatus } from './status';
 export { loadStackConfig, parseReplicas, SERVICES, StackError } from './config';
 export type { StackConfig } from './config';
 
-const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
+const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
        mfsim stack status
        mfsim stack down
 
   up      start Kafka (127.0.0.1:$MFSIM_KAFKA_PORT, default 19092), PostgreSQL if it is not running
           (and is installed), a redis-server of its own (127.0.0.1:$MFSIM_REDIS_PORT, default 16379,
           append-only file in .mfsim/stack/redis), the mfsim database, its migrations, the topics
-          and the services; wait for every /health
+          and the services; wait for every /health. Also a Zipkin server (127.0.0.1:$MFSIM_ZIPKIN_PORT,
+          default 9411, in-memory) the services send their traces to: each incident's trace is at
+          http://127.0.0.1:9411/zipkin/traces/<incident uuid without dashes>
+            --no-traces                        start no Zipkin (the services do not trace)
             --replicas xfs-fs=2,mm-process=2   N processes of a service, one consumer group
             --redis-url URL                    use that Redis instead of starting one
   status  one line per component and service process: pid, port, health (exit 1 if something
@@ -26,7 +29,7 @@ const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERV
   down    stop what up started (services, Kafka, its Redis; PostgreSQL only if up started it)
 
 Environment: MFSIM_KAFKA_PORT, MFSIM_KAFKA_CONTROLLER_PORT (19093), MFSIM_KAFKA_HEAP_MB (384),
-MFSIM_REDIS_PORT (16379), MFSIM_HTTP_PORT_BASE (7100: service k replica i on base+k+10*(i-1)),
+MFSIM_REDIS_PORT (16379), MFSIM_ZIPKIN_PORT (9411), MFSIM_HTTP_PORT_BASE (7100: service k replica i on base+k+10*(i-1)),
 MFSIM_REPLICAS (as --replicas), DATABASE_URL, REDIS_URL (as --redis-url), MFSIM_TOPIC_PREFIX,
 MFSIM_REDIS_PREFIX. Logs: .mfsim/stack/<name>.log, <service>-<i>.log for replicas`;
 
@@ -45,6 +48,7 @@ export function parseUp(args: string[]): UpArgs {
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const next = () => inline ?? value(++i, flag);
     if (flag === '--no-services') opts.services = false;
+    else if (flag === '--no-traces' && inline === undefined) opts.load.noTraces = true;
     else if (flag === '--timeout') {
       const raw = next();
       const s = Number(raw);
@@ -86,7 +90,7 @@ export async function runStackCommand(args: string[]): Promise<number> {
       process.stderr.write(`mfsim stack: ${err.message}\n`);
       return err.exitCode;
     }
-    if (err instanceof KafkaBrokerError) {
+    if (err instanceof KafkaBrokerError || err instanceof ZipkinServerError) {
       process.stderr.write(`mfsim stack: ${err.message}\n`);
       return 1;
     }

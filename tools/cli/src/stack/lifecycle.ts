@@ -23,6 +23,12 @@ import {
   tailFile,
   terminateProcess,
   waitForHealthy,
+  ensureZipkinJar,
+  isZipkinServerProcess,
+  startZipkinServer,
+  stopZipkinServer,
+  zipkinVersion,
+  type ZipkinServerHandle,
 } from '@mfsim/stack';
 
 import { SERVICES, ServiceConfig, ServiceName, StackConfig, StackError } from './config';
@@ -42,6 +48,7 @@ export function livePids(state: StackState): { name: string; pid: number }[] {
   for (const [name, rec] of Object.entries(state.services)) if (rec && isProcessAlive(rec.pid)) out.push({ name, pid: rec.pid });
   if (state.kafka && isProcessAlive(state.kafka.pid)) out.push({ name: 'kafka', pid: state.kafka.pid });
   if (state.redis && isProcessAlive(state.redis.pid)) out.push({ name: 'redis', pid: state.redis.pid });
+  if (state.zipkin && isProcessAlive(state.zipkin.pid)) out.push({ name: 'zipkin', pid: state.zipkin.pid });
   return out;
 }
 
@@ -63,6 +70,13 @@ export function stateForDown(config: StackConfig): StackState | undefined {
     const pid = readPidFile(config.ownRedis.pidFile);
     if (pid !== undefined) {
       recovered.redis = { startedByUs: true, pid, port: config.ownRedis.port, pidFile: config.ownRedis.pidFile };
+      any = true;
+    }
+  }
+  if (config.zipkin) {
+    const pid = readPidFile(config.zipkin.pidFile);
+    if (pid !== undefined) {
+      recovered.zipkin = { pid, port: config.zipkin.port, logFile: config.zipkin.logFile, traceUrl: '', spansEndpoint: '' };
       any = true;
     }
   }
@@ -106,6 +120,14 @@ export async function stopRecorded(config: StackConfig, state: StackState, say: 
       writeState(config, state);
     }),
   );
+  // After the services (their SIGTERM flushes their last spans to it), before Kafka.
+  if (state.zipkin) {
+    const rec = state.zipkin;
+    say(`${label('zipkin')} pid ${rec.pid}: ${describeStop(await stopZipkinServer(rec.pid))}`);
+    removeFile(path.join(config.stackDir, 'zipkin.pid'));
+    delete state.zipkin;
+    writeState(config, state);
+  }
   if (state.kafka) {
     const rec = state.kafka;
     const result = await terminateProcess(rec.pid, { graceMs: 20_000, expectInCommandLine: 'kafka.Kafka' });
@@ -184,15 +206,17 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
       { port: config.kafka.port, what: 'Kafka' },
       { port: config.kafka.controllerPort, what: 'Kafka controller' },
       ...(config.ownRedis ? [{ port: config.ownRedis.port, what: 'Redis' }] : []),
+      ...(config.zipkin ? [{ port: config.zipkin.port, what: 'Zipkin' }] : []),
       ...built.map((s) => ({ port: s.port, what: `${s.id} HTTP` })),
     ]);
   } catch (err) {
     if (!(err instanceof PortInUseError)) throw err;
-    const hints: Record<string, string> = { Kafka: 'MFSIM_KAFKA_PORT', 'Kafka controller': 'MFSIM_KAFKA_CONTROLLER_PORT', Redis: 'MFSIM_REDIS_PORT' };
+    const hints: Record<string, string> = { Kafka: 'MFSIM_KAFKA_PORT', 'Kafka controller': 'MFSIM_KAFKA_CONTROLLER_PORT', Redis: 'MFSIM_REDIS_PORT', Zipkin: 'MFSIM_ZIPKIN_PORT (or --no-traces)' };
     const hint = hints[err.what] ?? 'MFSIM_HTTP_PORT_BASE';
     throw new StackError(`${err.message}: stop what listens there${hint ? ` or set ${hint}` : ''} (is another stack up? \`mfsim stack status\`)`, 2);
   }
   ensureJars(say);
+  if (config.zipkin) ensureZipkinJar({ log: say });
   mkdirSync(config.stackDir, { recursive: true });
 
   const state: StackState = { startedAt: new Date().toISOString(), databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, services: {} };
@@ -211,6 +235,10 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
     return h;
   });
   kafkaStart.catch(() => undefined); // awaited below, or settled in the rollback
+
+  // The trace backend, also in the background (a JVM too); the services wait for it.
+  const zipkinStart: Promise<ZipkinServerHandle | undefined> = config.zipkin ? startStackZipkin(config, state, abort.signal, say, ready) : Promise.resolve(undefined);
+  zipkinStart.catch(() => undefined);
 
   try {
     const pg = await ensurePostgres(config);
@@ -242,19 +270,22 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
       say(`${label('topics')} skipped: @mfsim/contracts has no ALL_TOPICS yet`);
     }
 
+    const zipkin = await zipkinStart;
     for (const s of notBuilt) say(`${label(s.id)} NOT STARTED: ${path.relative(config.root, s.mainJs)} is missing (run npm run build)`);
     if (abort.signal.aborted) throw new StackError('interrupted');
     await startServices(config, state, built, abort.signal, since, say);
 
     say(
       `stack up in ${since()}: Kafka 127.0.0.1:${config.kafka.port}, PostgreSQL, Redis ${config.redisUrl}, ` +
-        `${built.length} of ${wanted.length} service process(es)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}. ` +
+        `${built.length} of ${wanted.length} service process(es)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}` +
+        `${zipkin ? `, traces in Zipkin ${zipkin.url}/zipkin/` : ''}. ` +
         '`mfsim stack status` / `mfsim stack down`',
     );
     return 0;
   } catch (err) {
     abort.abort();
     await kafkaStart.catch(() => undefined);
+    await zipkinStart.catch(() => undefined);
     say('up failed: stopping what it started');
     await stopRecorded(config, state, (line) => say(`  ${line}`));
     throw err;
@@ -262,6 +293,24 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
+}
+
+/** Starts the stack's Zipkin (detached, in-memory) and records it as soon as it answers. */
+async function startStackZipkin(config: StackConfig, state: StackState, signal: AbortSignal, say: Say, ready: (name: string, text: string) => void): Promise<ZipkinServerHandle> {
+  const z = config.zipkin!;
+  say(`${label('zipkin')} starting Zipkin ${zipkinVersion()} on 127.0.0.1:${z.port} (in-memory; log .mfsim/stack/zipkin.log)`);
+  const h = await startZipkinServer({ port: z.port, logFile: z.logFile, detached: true, signal, readyTimeoutMs: config.timeoutMs });
+  state.zipkin = { pid: h.pid, port: h.port, logFile: h.logFile, traceUrl: h.traceUrlTemplate, spansEndpoint: h.spansEndpoint };
+  writePidFile(z.pidFile, h.pid);
+  writeState(config, state);
+  ready('zipkin', `${h.url}/zipkin/ pid ${h.pid}`);
+  return h;
+}
+
+/** Whether the recorded Zipkin pid is still our Zipkin server (for status). */
+export function zipkinPid(config: StackConfig, state: StackState | undefined): number | undefined {
+  const pid = state?.zipkin?.pid ?? (config.zipkin ? readPidFile(config.zipkin.pidFile) : undefined);
+  return pid !== undefined && isZipkinServerProcess(pid) ? pid : undefined;
 }
 
 async function startServices(config: StackConfig, state: StackState, services: ServiceConfig[], signal: AbortSignal, since: (t?: number) => string, say: Say): Promise<void> {

@@ -5,7 +5,7 @@
  * file. Replicas of a service differ only in HTTP_PORT and their files: the consumer group comes
  * from the service name and MFSIM_TOPIC_PREFIX (libs/messaging KafkaRuntime), so they share it.
  */
-import { serviceNodeArgs, startDetachedProcess } from '@mfsim/stack';
+import { serviceNodeArgs, startDetachedProcess, zipkinSpansEndpoint } from '@mfsim/stack';
 
 import { ServiceConfig, StackConfig } from './config';
 
@@ -23,6 +23,11 @@ export function serviceEnv(config: StackConfig, service: ServiceConfig, base: No
     NO_COLOR: '1',
   };
   if (config.redisPrefix !== undefined) env['MFSIM_REDIS_PREFIX'] = config.redisPrefix;
+  if (config.zipkin) {
+    // The stack's Zipkin is the trace backend (libs/telemetry register.ts reads these).
+    env['OTEL_TRACES_EXPORTER'] = 'zipkin';
+    env['OTEL_EXPORTER_ZIPKIN_ENDPOINT'] = zipkinSpansEndpoint(config.zipkin.port);
+  }
   return env;
 }
 

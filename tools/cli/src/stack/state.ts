@@ -32,6 +32,14 @@ export interface RedisRecord {
   appendfsync?: string;
 }
 
+/** The Zipkin server `up` started: the trace backend, and where an incident's trace is shown. */
+export interface ZipkinRecord extends ProcessRecord {
+  /** http://127.0.0.1:<port>/zipkin/traces/{traceId} (trace-link.ts fills in the incident's trace id). */
+  traceUrl: string;
+  /** OTEL_EXPORTER_ZIPKIN_ENDPOINT the services got. */
+  spansEndpoint: string;
+}
+
 export interface StackState {
   startedAt: string;
   /** The URLs `up` used, so that status and down look where up looked. */
@@ -42,6 +50,8 @@ export interface StackState {
   postgres?: { startedByUs: true; version: string; cluster: string };
   /** Set when `up` started a redis-server (then `down` stops it). */
   redis?: RedisRecord;
+  /** Set when `up` started Zipkin (then `down` stops it). */
+  zipkin?: ZipkinRecord;
   /** Keyed by process id: `<service>` or `<service>-<replica>`. */
   services: Record<string, ServiceRecord>;
 }

@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { checkHealth, isProcessAlive, probeKafka, probePostgres, probeRedis } from '@mfsim/stack';
+import { checkHealth, isProcessAlive, probeKafka, probePostgres, probeRedis, probeZipkin } from '@mfsim/stack';
 
 import { hostPort, isLocalHost, SERVICES, ServiceConfig, StackConfig } from './config';
 import { adminUrl, localPostgresPid, ownRedisPid } from './infra';
-import { kafkaPid } from './lifecycle';
+import { kafkaPid, zipkinPid } from './lifecycle';
 import { readPidFile, readState, StackState } from './state';
 
 export interface StatusRow {
@@ -74,14 +74,30 @@ export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
     healthy: r.ok,
   });
 
+  // The trace backend: a row when `up` started one (or, with no state, when it would).
+  if (state?.zipkin ?? (state === undefined && config.zipkin)) {
+    const zPid = zipkinPid(config, state);
+    const zPort = state?.zipkin?.port ?? config.zipkin!.port;
+    const z = await probeZipkin(zPort, 2_000);
+    rows.push({
+      component: 'zipkin',
+      pid: zPid ? String(zPid) : '-',
+      port: String(zPort),
+      health: z.ok ? `ok (${z.detail}) traces: ${state?.zipkin?.traceUrl ?? `http://127.0.0.1:${zPort}/zipkin/`}` : zPid ? `down: ${z.detail}` : 'not running',
+      expected: state?.zipkin !== undefined,
+      healthy: z.ok,
+    });
+  }
+
   const services = statusServices(config, state);
+  const first = rows.length;
   await Promise.all(
     services.map(async (s, i) => {
       const pid = state?.services[s.id]?.pid ?? readPidFile(s.pidFile);
       const alive = pid !== undefined && isProcessAlive(pid);
       const built = existsSync(s.mainJs);
       const h = await checkHealth(s.port, 2_000);
-      rows[3 + i] = {
+      rows[first + i] = {
         component: s.id,
         pid: alive ? String(pid) : '-',
         port: String(s.port),
