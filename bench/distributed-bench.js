@@ -22,6 +22,10 @@
  *   --stack            use the running `mfsim stack up` (tools/cli stackTarget()) instead of a
  *                      TestStack of its own
  *   --no-probes        skip the Kafka / PostgreSQL / Redis / codec round-trip probes
+ *   --traces KIND      off (default): the TestStack's services do not trace; zipkin: start a
+ *                      Zipkin server (deploy/zipkin jar) on a free port and have the services
+ *                      export every span to it (OTEL_TRACES_EXPORTER=zipkin), to measure what
+ *                      tracing costs; its CPU is reported with the other processes
  *   --cpu-prof DIR     start the TestStack's services with NODE_OPTIONS=--cpu-prof into DIR
  *                      (profiles written when stack.stop() ends them; open in Chrome DevTools)
  *
@@ -53,7 +57,7 @@ process.on('warning', (w) => {
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const o = { injections: 2000, inflight: 32, warmup: 50, phaseSeconds: 60, setupCalls: false, stack: false, probes: true, cpuProf: null };
+  const o = { injections: 2000, inflight: 32, warmup: 50, phaseSeconds: 60, setupCalls: false, stack: false, probes: true, cpuProf: null, traces: 'off' };
   const num = (i, name) => {
     const v = Number(argv[i + 1]);
     if (!Number.isInteger(v) || v < 0) usage(`${name} takes a whole number`);
@@ -68,11 +72,16 @@ function parseArgs(argv) {
     else if (a === '--setup-calls') o.setupCalls = true;
     else if (a === '--stack') o.stack = true;
     else if (a === '--no-probes') o.probes = false;
+    else if (a === '--traces') {
+      o.traces = argv[++i];
+      if (o.traces !== 'off' && o.traces !== 'zipkin') usage(`--traces takes off or zipkin, got ${o.traces ?? 'nothing'}`);
+    }
     else if (a === '--cpu-prof') o.cpuProf = require('node:path').resolve(argv[++i] ?? usage('--cpu-prof takes a directory'));
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown option ${a}`);
   }
   if (o.injections < 1) usage('--injections must be at least 1');
+  if (o.traces !== 'off' && o.stack) usage('--traces is for the TestStack; with --stack the running stack decides (mfsim stack up traces to Zipkin unless --no-traces)');
   return o;
 }
 
@@ -599,6 +608,7 @@ async function main() {
 
   // The stack.
   let stack = null;
+  let zipkin = null;
   let target;
   const pids = {};
   const tStack = performance.now();
@@ -612,7 +622,17 @@ async function main() {
       }
     } else {
       const { TestStack } = require('../libs/testing/dist');
-      stack = await TestStack.start(options.cpuProf ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` } } : {});
+      const env = options.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProf}` } : {};
+      if (options.traces === 'zipkin') {
+        const { ensureZipkinJar, findFreePorts, startZipkinServer } = require('../libs/stack/dist');
+        ensureZipkinJar();
+        const [port] = await findFreePorts(1);
+        zipkin = await startZipkinServer({ port, logFile: require('node:path').join(os.tmpdir(), `mfsim-bench-zipkin-${process.pid}.log`) });
+        pids.zipkin = zipkin.pid;
+        Object.assign(env, { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: zipkin.spansEndpoint });
+        console.log(`traces: every span to Zipkin ${zipkin.url} (started in ${(zipkin.startupMs / 1000).toFixed(1)} s)`);
+      }
+      stack = await TestStack.start({ env });
       target = { brokers: process.env.MFSIM_TEST_KAFKA_BROKERS.split(',').map((b) => b.trim()), topicPrefix: stack.topicPrefix, serviceUrls: stack.serviceUrls() };
       const subsysOf = { 'pmem-driver': 'pmem', 'dax-core': 'dax', 'dm-mapper': 'dm', 'xfs-fs': 'xfs', 'mm-process': 'mm' };
       for (const s of stack.services) pids[subsysOf[s.name]] = s.child.pid;
@@ -620,6 +640,7 @@ async function main() {
   } catch (err) {
     console.error(`distributed-bench: the stack did not start: ${err && err.message ? err.message : String(err)}`);
     if (stack) await stack.stop().catch(() => undefined);
+    if (zipkin) await zipkin.stop().catch(() => undefined);
     process.exitCode = 1;
     return;
   }
@@ -630,7 +651,7 @@ async function main() {
       if (interrupted) return;
       interrupted = true;
       process.stderr.write(`\ndistributed-bench: ${sig}, stopping the stack\n`);
-      const stopping = stack ? stack.stop() : Promise.resolve();
+      const stopping = (stack ? stack.stop() : Promise.resolve()).finally(() => (zipkin ? zipkin.stop() : undefined));
       void stopping.catch(() => undefined).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
     });
   }
@@ -668,7 +689,7 @@ async function main() {
   const cpuGroups = () => {
     pgPids = pgBackends();
     const g = {};
-    for (const k of ['pmem', 'dax', 'dm', 'xfs', 'mm', 'kafka']) if (pids[k]) g[k] = [pids[k]];
+    for (const k of ['pmem', 'dax', 'dm', 'xfs', 'mm', 'kafka', 'zipkin']) if (pids[k]) g[k] = [pids[k]];
     g.bench = [process.pid];
     g.postgres = pgPids;
     g.redis = redisPids;
@@ -747,6 +768,7 @@ async function main() {
 
   if (cluster) await cluster.close().catch(() => undefined);
   if (stack) await stack.stop().catch((err) => console.error(`distributed-bench: stack.stop: ${err.message}`));
+  if (zipkin) await zipkin.stop().catch((err) => console.error(`distributed-bench: zipkin.stop: ${err.message}`));
   if (options.cpuProf) console.log(`CPU profiles of the services: ${options.cpuProf}`);
 
   if (!ok) {
@@ -783,7 +805,7 @@ async function main() {
 
   console.log('');
   console.log('CPU per injection by process (user+system from /proc, ms), and machine-wide busy CPU:');
-  const cpuNames = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process', kafka: 'Kafka broker', bench: 'bench (client)', postgres: dbName ? "postgres (this DB's backends)" : 'postgres (all backends)', redis: 'redis-server' };
+  const cpuNames = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process', kafka: 'Kafka broker', zipkin: 'Zipkin server', bench: 'bench (client)', postgres: dbName ? "postgres (this DB's backends)" : 'postgres (all backends)', redis: 'redis-server' };
   console.log(`  ${pad('process', 30)}${pad('idle (ms per s)', 18)}${pad(`sequential (${seq.done.length})`, 22)}in flight ×${options.inflight} (${inf.done.length})`);
   let sumSeq = 0;
   let sumInf = 0;

@@ -104,7 +104,7 @@ example:
   mfsim scenario schema > docs/scenario.schema.json`,
 
   stack: `usage:
-  mfsim stack up [--no-services] [--timeout SECONDS]
+  mfsim stack up [--no-services] [--no-traces] [--timeout SECONDS]
   mfsim stack status
   mfsim stack down
 
@@ -123,14 +123,17 @@ DATABASE_URL, REDIS_URL, MFSIM_TOPIC_PREFIX, MFSIM_REDIS_PREFIX. Logs: .mfsim/st
 example:
   mfsim stack up && mfsim stack status && mfsim stack down`,
 
-  'stack up': `usage: mfsim stack up [--no-services] [--timeout SECONDS]
+  'stack up': `usage: mfsim stack up [--no-services] [--no-traces] [--timeout SECONDS]
 
 Starts Kafka (a local broker JVM from the Maven jars), PostgreSQL and Redis if installed but
 stopped, applies the migrations, creates the topics and starts the five services, then waits
-for every GET /health. State and logs live in .mfsim/stack/.
+for every GET /health. State and logs live in .mfsim/stack/. It also starts Zipkin (the Maven jar,
+in-memory, 127.0.0.1:$MFSIM_ZIPKIN_PORT, default 9411) and the services send it their traces: an
+incident's trace is http://127.0.0.1:9411/zipkin/traces/<incident uuid without dashes>.
 
 options:
   --no-services        start the servers, the database and the topics only
+  --no-traces          start no Zipkin (the services do not trace)
   --timeout SECONDS    how long to wait for each component to become ready
   -h, --help           this text
 
@@ -186,13 +189,15 @@ example:
   'incident list': `usage: mfsim incident list [--run RUN] [--limit N] [--json]
 
 One line per incident, newest first: id, run, the kernel function of the root call, its
-arguments, status (open, done, panic, error), result and duration (finished - started).
+arguments, status (open, done, panic, error), result and duration (finished - started), and
+the link to its trace when a trace backend is known (MFSIM_TRACE_URL, or the Zipkin of
+\`mfsim stack up\`).
 
 options:
   --run RUN     only the incidents of that run
   --limit N     at most N incidents (1-10000, default 20)
   --json        one JSON object per incident and line: {"id","run","op","function","args",
-                "service","status","result","startedAt","finishedAt","durationMs"}
+                "service","status","result","startedAt","finishedAt","durationMs","traceId"[,"traceUrl"]}
   -h, --help    this text
 
 exit status: 0 (also when there are none), 1 a database error, 2 wrong usage or a database that
