@@ -141,8 +141,10 @@ const TREE = [
 
 let db: TestDatabase;
 
-function mfsim(args: string[], url = db.url): SpawnSyncReturns<string> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
+function mfsim(args: string[], url = db.url, extra: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  // No trace backend unless a test names one (a developer's own `mfsim stack up` would add links).
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url, MFSIM_STACK_DIR: join(REPO, '.mfsim', 'no-stack-in-this-test'), ...extra };
+  if (extra['MFSIM_TRACE_URL'] === undefined) delete env['MFSIM_TRACE_URL'];
   delete env['NO_COLOR'];
   return spawnSync(process.execPath, [MFSIM, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env });
 }
@@ -238,6 +240,24 @@ describe('mfsim incident against PostgreSQL', () => {
     const trace = traceFromRecords(U, records);
     assert.ok(trace);
     assert.deepEqual(renderTrace(trace, { color: false, verbose: false }).map((l) => `  ${l}`), TREE);
+  });
+
+  it('with a trace backend known, list ends each line with the trace link and show ends with it', () => {
+    const link = `http://127.0.0.1:9411/zipkin/traces/${U.replace(/-/g, '')}`;
+    const env = { MFSIM_TRACE_URL: 'http://127.0.0.1:9411/zipkin/traces/{traceId}' };
+    const list = mfsim(['incident', 'list', '--run', RUN], db.url, env);
+    assert.equal(list.status, 0, list.stderr);
+    const lines = list.stdout.trimEnd().split('\n');
+    assert.match(lines[0] as string, /\s+DURATION\s+TRACE$/);
+    assert.ok((lines[1] as string).startsWith(U) && new RegExp(`  191ms +${link}$`).test(lines[1] as string), lines[1]);
+    const json = JSON.parse(mfsim(['incident', 'list', '--run', RUN, '--json'], db.url, env).stdout) as Record<string, unknown>;
+    assert.deepEqual([json['traceId'], json['traceUrl']], [U.replace(/-/g, ''), link]);
+    const show = mfsim(['incident', 'show', U], db.url, env);
+    assert.equal(show.status, 0, show.stderr);
+    assert.deepEqual(show.stdout.split('\n').slice(-3), ['', `trace ${link}`, '']);
+    const bad = mfsim(['incident', 'show', U], db.url, { MFSIM_TRACE_URL: 'http://127.0.0.1:9411/zipkin/' });
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, 'mfsim incident show: MFSIM_TRACE_URL="http://127.0.0.1:9411/zipkin/": it has no {traceId} in it (e.g. http://127.0.0.1:9411/zipkin/traces/{traceId})\n');
   });
 
   it('show --verbose: the lookups too (get_dev_pagemap answered by pmem-driver)', () => {
