@@ -27,7 +27,7 @@ import {
 } from '@mfsim/kernel-model';
 import { handlerDedup } from '@mfsim/messaging';
 import { HopStore, IncidentJournal, incidentOf, PgHopStore, RedisHopStore, type RmapRow, UnknownRunError } from '@mfsim/persistence';
-import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
+import { Attr, incidentTraceContext, messageAttributes, withSpan } from '@mfsim/telemetry';
 import { context, trace, type Span } from '@opentelemetry/api';
 
 import { ServiceEnv } from '../env';
@@ -253,7 +253,10 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
         const pending = pendingCall(this.subsys, await this.store.chainRecords(run, chain), chain);
         if (pending) {
           this.logger.log(`hop.resend run=${run} id=${pending.id} op=${pending.op}`);
-          await this.send(run, pending);
+          // Outside any span of the incident: send it in the incident's trace all the same.
+          const incidentContext = incidentTraceContext(incidentOf(pending.id));
+          if (incidentContext) await context.with(incidentContext, () => this.send(run, pending));
+          else await this.send(run, pending);
         }
       }
     } catch (err) {
