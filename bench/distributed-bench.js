@@ -768,7 +768,10 @@ async function main() {
 
   if (cluster) await cluster.close().catch(() => undefined);
   if (stack) await stack.stop().catch((err) => console.error(`distributed-bench: stack.stop: ${err.message}`));
-  if (zipkin) await zipkin.stop().catch((err) => console.error(`distributed-bench: zipkin.stop: ${err.message}`));
+  if (zipkin) {
+    await zipkin.stop().catch((err) => console.error(`distributed-bench: zipkin.stop: ${err.message}`));
+    require('node:fs').rmSync(zipkin.logFile, { force: true });
+  }
   if (options.cpuProf) console.log(`CPU profiles of the services: ${options.cpuProf}`);
 
   if (!ok) {
