@@ -7,6 +7,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { loadServiceEnvOrExit, ServiceEnv } from './env';
 import { HealthController } from './health.controller';
 import { InfrastructureModule } from './infrastructure.module';
+import { MetricsController } from './metrics/metrics.controller';
 import { ServiceIdentity } from './service';
 
 export interface ServiceBootstrapOptions extends ServiceIdentity {
@@ -21,7 +22,7 @@ export class ServiceAppModule {
     return {
       module: ServiceAppModule,
       imports: [InfrastructureModule.forRoot(env, options.service), options.feature],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
     };
   }
 }

@@ -8,3 +8,6 @@ export * from './service';
 export * from './hop/hop-host';
 export * from './hop/hop.controller';
 export * from './hop/hop.module';
+export * from './metrics/service-metrics';
+export * from './metrics/step-effects';
+export * from './metrics/metrics.controller';
