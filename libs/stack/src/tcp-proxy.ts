@@ -200,8 +200,7 @@ export class TcpProxy {
     upstream.on('error', () => {
       this.counters.upstreamErrors += 1;
       // The client sees what the upstream did: a reset when it was reset or refused.
-      this.links.delete(link) && (this.counters.active -= 1);
-      for (const t of link.timers) clearTimeout(t);
+      this.unlink(link);
       client.resetAndDestroy();
     });
     client.on('close', () => this.destroy(link));
