@@ -123,14 +123,18 @@ DATABASE_URL, REDIS_URL, MFSIM_TOPIC_PREFIX, MFSIM_REDIS_PREFIX. Logs: .mfsim/st
 example:
   mfsim stack up && mfsim stack status && mfsim stack down`,
 
-  'stack up': `usage: mfsim stack up [--no-services] [--timeout SECONDS]
+  'stack up': `usage: mfsim stack up [--no-services] [--proxies] [--timeout SECONDS]
 
 Starts Kafka (a local broker JVM from the Maven jars), PostgreSQL and Redis if installed but
 stopped, applies the migrations, creates the topics and starts the five services, then waits
-for every GET /health. State and logs live in .mfsim/stack/.
+for every GET /health. State and logs live in .mfsim/stack/. The services require an admin
+token for state-changing requests: MFSIM_ADMIN_TOKEN, else a random one kept in state.json (0600).
 
 options:
   --no-services        start the servers, the database and the topics only
+  --proxies            route each service's Kafka, PostgreSQL and Redis traffic through the
+                       stack's TCP proxy (edges <service>->kafka|postgres|redis, control API on
+                       127.0.0.1:$MFSIM_PROXY_CONTROL_PORT, default 7890) for network faults
   --timeout SECONDS    how long to wait for each component to become ready
   -h, --help           this text
 
