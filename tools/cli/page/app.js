@@ -76,7 +76,7 @@ function renderList(page) {
       el('td', {}, fmtTime(it.startedMs)),
       el('td', {}, it.fn),
       el('td', { class: 'args', title: it.args }, it.args),
-      el('td', { class: `status-${it.status}` }, it.status === 'done' ? it.result : it.status),
+      el('td', { class: `status-${it.status}${it.status === 'done' && it.result.startsWith('-') ? ' errno' : ''}` }, it.status === 'done' ? it.result : it.status),
       el('td', {}, it.signals || ''));
     body.append(tr);
   }
@@ -91,6 +91,7 @@ function renderList(page) {
 
 async function select(id) {
   state.selected = id;
+  if (location.hash !== `#incident=${id}`) history.replaceState(null, '', `#incident=${id}`);
   for (const tr of document.querySelectorAll('#list tbody tr')) tr.classList.toggle('sel', tr.dataset.id === id);
   await loadDetail();
 }
@@ -178,7 +179,7 @@ function renderWaterfall(d) {
   const pct = (x) => `${Math.max(0, Math.min(100, x)).toFixed(2)}%`;
   const faults = (d.faults || []).filter(() => useTime);
   wf.append(el('div', { class: 'wf-row axis' }, el('div', { class: 'wf-fn' }, 'kernel function'), el('div', { class: 'wf-svc' }, 'service'),
-    el('div', {}, useTime ? `0 ms … ${fmtMs(span)}` : `call 1 … ${rows.length}`), el('div', { class: 'wf-dur' }, useTime ? 'duration' : '')));
+    el('div', {}, useTime ? `0 ms … ${fmtMs(span)}` : `call 1 … ${rows.length}`), el('div', { class: 'wf-dur' }, useTime ? 'duration' : ''), el('div', { class: 'wf-link' }, d.traceUrl ? 'trace' : '')));
   rows.forEach(({ hop, depth }, i) => {
     const track = el('div', { class: 'wf-track' });
     for (const f of faults) {
@@ -196,12 +197,13 @@ function renderWaterfall(d) {
       left = i / rows.length * 100; width = 100 / rows.length;
     }
     track.append(el('div', { class: cls, style: `left: ${pct(left)}; width: ${pct(width)}; --c: var(--${hop.service})`, title: hop.text }));
-    const link = d.traceUrl ? el('a', { href: d.traceUrl, target: '_blank', rel: 'noopener', class: 'wf-trace', title: 'open the trace' }, ' ↗') : null;
+    const link = d.traceUrl ? el('a', { href: d.traceUrl, target: '_blank', rel: 'noopener', class: 'wf-trace', title: `open the trace of this incident (${hop.fn} on ${hop.service})` }, '↗') : null;
     wf.append(el('div', { class: 'wf-row', 'data-hop': hop.id, 'data-fn': hop.fn, 'data-service': hop.service },
-      el('div', { class: 'wf-fn', style: `padding-left: ${4 + depth * 12}px`, title: hop.text }, hop.text, link),
+      el('div', { class: 'wf-fn', style: `padding-left: ${4 + depth * 12}px`, title: hop.text }, hop.text),
       el('div', { class: 'wf-svc', style: `--c: var(--${hop.service})` }, hop.service),
       track,
-      el('div', { class: 'wf-dur' }, useTime && hop.chainRoot && hop.startMs !== null ? (hop.endMs !== null ? fmtMs(hop.endMs - hop.startMs) : 'waiting') : hop.status === 'unrecorded' ? 'no record' : '')));
+      el('div', { class: 'wf-dur' }, useTime && hop.chainRoot && hop.startMs !== null ? (hop.endMs !== null ? fmtMs(hop.endMs - hop.startMs) : 'waiting') : hop.status === 'unrecorded' ? 'no record' : ''),
+      el('div', { class: 'wf-link' }, link)));
   });
 }
 
@@ -243,7 +245,10 @@ async function start() {
   $('#clear').addEventListener('click', () => { $('#filters').reset(); state.filters = {}; state.offset = 0; loadList(); });
   $('#prev').addEventListener('click', () => { state.offset = Math.max(0, state.offset - PAGE); loadList(); });
   $('#next').addEventListener('click', () => { state.offset += PAGE; loadList(); });
+  const m = /^#incident=([0-9a-fA-F-]{36})$/.exec(location.hash);
+  if (m) state.selected = m[1].toLowerCase();
   await loadList();
+  if (m) await loadDetail();
   connect();
 }
 

@@ -121,6 +121,10 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (url.pathname === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       res.write(`retry: 1000\nevent: version\ndata: ${JSON.stringify({ version: opts.source.version() })}\n\n`);
