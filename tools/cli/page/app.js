@@ -81,7 +81,8 @@ function renderList(page) {
     body.append(tr);
   }
   state.firstLoad = false;
-  $('#range').textContent = page.total === 0 ? 'no incidents' : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`;
+  $('#range').textContent = (page.total === 0 ? 'no incidents' : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`) +
+    (page.indexing ? ` (indexing ${page.indexing} more: a filter may miss them yet)` : '');
   $('#prev').disabled = page.offset === 0;
   $('#next').disabled = page.offset + page.items.length >= page.total;
   if (!state.selected && page.items.length > 0) select(page.items[0].id);
