@@ -1,5 +1,6 @@
 // mfsim ui: the incident page. Plain JavaScript, no build step, nothing from the network but the
 // server's own JSON API (/api/...) and its event stream (/api/events).
+/* global document, Node, location, history, EventSource, FormData */
 'use strict';
 
 const SERVICES = ['pmem-driver', 'dax-core', 'dm-mapper', 'xfs-fs', 'mm-process'];
