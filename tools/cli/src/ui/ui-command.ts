@@ -13,7 +13,7 @@ import { scenarioFilesUnder } from '../distributed/scenario-files';
 import { checkDatabaseUrl, databaseProblem, DEFAULT_DATABASE_URL, redactUrl } from '../incident/incident-format';
 import type { FaultSpan } from './ui-model';
 import { startUiServer } from './ui-server';
-import { EmbeddedSource, loadScenario, PgSource, type EmbeddedScenario, type UiSource } from './ui-source';
+import { EmbeddedSource, loadScenario, PgSource, SchemaTooOldError, type EmbeddedScenario, type UiSource } from './ui-source';
 
 export const UI_USAGE = 'usage: mfsim ui [--port N] [--host ADDR] [--scenario FILE|DIR]... [--history FILE]';
 export const DEFAULT_UI_PORT = 7400;
@@ -158,7 +158,7 @@ export async function runUiCommand(args: string[], env: NodeJS.ProcessEnv = proc
       try {
         source = await PgSource.open({ databaseUrl: url, traceTemplate: traceTemplate(env, state) });
       } catch (err) {
-        throw new UiProblem(databaseProblem(err, url).message);
+        throw new UiProblem(err instanceof SchemaTooOldError ? `the database at ${redactUrl(url)}: ${err.message}` : databaseProblem(err, url).message);
       }
       where = `incidents in ${redactUrl(url)}`;
     }

@@ -53,6 +53,11 @@ export interface UiSource {
   close(): Promise<void>;
 }
 
+/** The database has the incident tables but predates a migration the page needs. */
+export class SchemaTooOldError extends Error {
+  override readonly name = 'SchemaTooOldError';
+}
+
 /** The in-memory list both sources serve from. */
 export class Catalog {
   private readonly items = new Map<string, ListItem>();
@@ -186,7 +191,7 @@ export class PgSource implements UiSource {
         "SELECT to_regclass('incident')::text AS t, (SELECT column_name::text FROM information_schema.columns WHERE table_name = 'pmem_call' AND column_name = 'created_at' LIMIT 1) AS c",
       );
       if (r.rows[0]?.t == null) throw Object.assign(new Error('relation "incident" does not exist'), { code: '42P01' });
-      if (r.rows[0]?.c == null) throw Object.assign(new Error('the call tables have no created_at (migration 20261205070000_ui_times not applied)'), { code: '42P01' });
+      if (r.rows[0]?.c == null) throw new SchemaTooOldError('the call tables have no created_at column (migration 20261205070000_ui_times): apply the migrations (`npm run db:deploy`, or `npx mfsim stack up`)');
     } finally {
       await client.end().catch(() => undefined);
     }

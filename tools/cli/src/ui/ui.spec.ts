@@ -5,6 +5,7 @@
  * filtering and paging).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -209,5 +210,36 @@ describe('trace links, arguments and histories', () => {
     const t0 = Date.parse('2026-12-05T05:00:00.000Z');
     assert.deepEqual(spans[0], { kind: 'kill', target: 'xfs-fs', startMs: t0 + 120, effectMs: t0 + 155, endMs: t0 + 2120, seen: 'xfs-fs /health refused; consumer group mfsim-xfs-fs rebalanced' });
     assert.match((faultSpans('{"type":"run"}\n') as { problem: string }).problem, /line 1/);
+  });
+});
+
+describe('mfsim ui: bad usage and bad files are one line and exit 2', () => {
+  const MFSIM = path.join(REPO, 'tools', 'cli', 'bin', 'mfsim.js');
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string; stdout: string } =>
+    spawnSync(process.execPath, [MFSIM, 'ui', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+
+  for (const [args, env, pattern] of [
+    [['--port', 'x'], {}, /^mfsim ui: --port needs a port number from 0 to 65535, got "x"$/],
+    [['--colour'], {}, /^mfsim ui: unknown option --colour$/],
+    [['--scenario', 'no/such/file.yaml'], {}, /^mfsim ui: --scenario: no\/such\/file.yaml: no such file or folder$/],
+    [['--scenario', 'scenarios/invalid/access-outside-mappings.yaml'], {}, /^mfsim ui: --scenario: .*access-outside-mappings.yaml: injections\[0\]\.access\.addr: /],
+    [['--scenario', 'scenarios/examples', '--history', 'README.md'], {}, /^mfsim ui: --history: README.md: line 1: not JSON/],
+    [[], { DATABASE_URL: 'http://127.0.0.1/x' }, /^mfsim ui: DATABASE_URL must be a postgresql:\/\/ URL/],
+  ] as const) {
+    it(`mfsim ui ${args.join(' ')}${Object.keys(env).length ? ` (${JSON.stringify(env)})` : ''}`, () => {
+      const r = run([...args], env);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      const first = r.stderr.split('\n')[0] ?? '';
+      assert.match(first, pattern);
+      assert.ok(!r.stderr.includes('    at '), `no stack trace: ${r.stderr}`);
+    });
+  }
+
+  it('mfsim ui --help names the API and the options', () => {
+    const r = run(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^usage: mfsim ui \[--port N\]/);
+    assert.match(r.stdout, /MFSIM_TRACE_URL/);
   });
 });
