@@ -221,6 +221,11 @@ function changed() {
   }, 150);
 }
 
+// An open incident's tree grows as the services answer: refresh it while it is shown.
+setInterval(() => {
+  if (state.detail && state.detail.incident.status === 'open' && state.detail.incident.id === state.selected) loadDetail();
+}, 1000);
+
 function connect() {
   const es = new EventSource('/api/events');
   es.addEventListener('open', () => { $('#live').className = 'live on'; });

@@ -10,8 +10,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
+import type { CallRecord } from '@mfsim/kernel-model';
+import { runScenarioDistributed, SimCluster } from '@mfsim/scenario';
+
 import { faultSpans, parseUiArgs, traceTemplate } from './ui-command';
-import { parseListQuery, traceUrl, type IncidentDetail, type ListItem } from './ui-model';
+import { flatten, hopsFromRecords, parseListQuery, traceUrl, type IncidentDetail, type ListItem, type RecordTimes } from './ui-model';
 import { answerApi } from './ui-server';
 import { EmbeddedSource, loadScenario, type ListPage } from './ui-source';
 
@@ -241,5 +244,36 @@ describe('mfsim ui: bad usage and bad files are one line and exit 2', () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^usage: mfsim ui \[--port N\]/);
     assert.match(r.stdout, /MFSIM_TRACE_URL/);
+  });
+});
+
+describe('hop times from the services\' call records', () => {
+  it('a chain root takes its row\'s times, a call inside a chain its chain\'s, the mm root the incident\'s start; a missing record is unrecorded', async () => {
+    const s = example('03-reflinked-block-two-owners.yaml');
+    if ('problem' in s) throw new Error(s.problem);
+    const cluster = new SimCluster();
+    const run = await runScenarioDistributed(s.scenario, cluster);
+    const id = run.injections[0]?.incident.incident as string;
+    const records = [...(await cluster.records(id)).values()];
+    const chains = [...new Set(records.map((r) => r.chain))];
+    const times = new Map<string, RecordTimes>();
+    chains.forEach((chain, i) => times.set(chain, { createdMs: 10_000 + i * 10, updatedMs: 10_000 + i * 10 + 5 }));
+    for (const r of records) if (r.chain !== r.id) times.set(r.id, times.get(r.chain) as RecordTimes);
+    const tree = hopsFromRecords(id, records, times, 9_000);
+    const hops = flatten(tree);
+    const root = hops[0];
+    assert.equal(root?.fn, 'madvise_inject_error');
+    assert.equal(root?.startMs, 9_000, 'mm-process copies its records when the chain ends: the root starts with the incident');
+    assert.equal(root?.endMs, (times.get(id) as RecordTimes).updatedMs);
+    const pmem = hops.find((h) => h.fn === 'pmem_pagemap_memory_failure');
+    assert.ok(pmem?.chainRoot);
+    assert.deepEqual([pmem?.startMs, pmem?.endMs], [(times.get(pmem?.id as string) as RecordTimes).createdMs, (times.get(pmem?.id as string) as RecordTimes).updatedMs]);
+    const inner = hops.find((h) => h.fn === 'memory_failure');
+    assert.equal(inner?.chainRoot, false);
+    assert.deepEqual([inner?.startMs, inner?.endMs], [root?.startMs, root?.endMs], 'a call inside the root chain shares its bar');
+    // Drop the dax-core record: the hop is still drawn, as unrecorded and without a time.
+    const withoutDax = records.filter((r: CallRecord) => !r.op.startsWith('dax.'));
+    const partial = flatten(hopsFromRecords(id, withoutDax, times, 9_000)).find((h) => h.fn === 'dax_holder_notify_failure');
+    assert.deepEqual([partial?.status, partial?.startMs, partial?.items.length], ['unrecorded', null, 0]);
   });
 });
