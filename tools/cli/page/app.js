@@ -127,7 +127,7 @@ function renderDetail(d) {
   $('#empty').hidden = true;
   $('#detail').hidden = false;
   const inc = d.incident;
-  const dur = inc.finishedMs !== null ? fmtMs(inc.finishedMs - inc.startedMs) : 'running';
+  const dur = d.timing === 'order' ? 'run in-process: no duration' : inc.finishedMs !== null ? fmtMs(inc.finishedMs - inc.startedMs) : 'running';
   $('#head').replaceChildren(
     el('div', { class: 'title' }, `${inc.fn}(${inc.args})`),
     el('dl', {},
