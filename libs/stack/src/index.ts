@@ -5,3 +5,4 @@ export * from './probes';
 export * from './processes';
 export * from './redis-server';
 export * from './service-processes';
+export * from './tcp-proxy';

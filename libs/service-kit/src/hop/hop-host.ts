@@ -31,6 +31,7 @@ import { Attr, messageAttributes, withSpan } from '@mfsim/telemetry';
 import { context, trace, type Span } from '@opentelemetry/api';
 
 import { ServiceEnv } from '../env';
+import { ChaosFlags } from './chaos-flags';
 import { ENV, METRICS, REDIS, ServiceKafkaRuntime } from '../infrastructure.module';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import { NO_EFFECTS, snapshotStep, stepEffects, type StepEffects } from '../metrics/step-effects';
@@ -62,6 +63,8 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly queues = new Map<string, Promise<unknown>>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** The application faults (POST /chaos/flags); property-injected so the constructor stays as it is. */
+  @Inject(ChaosFlags) private readonly chaos!: ChaosFlags;
   /** Incident id → when its injection was published (ms), until its reply to the user. */
   private readonly incidentStarts = new Map<string, number>();
 
@@ -78,7 +81,10 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   onApplicationBootstrap(): void {
-    const handle = (envelope: CallEnvelope | ReplyEnvelope): Promise<void> => this.onMessage(envelope);
+    const handle = async (envelope: CallEnvelope | ReplyEnvelope): Promise<void> => {
+      await this.chaos.beforeMessage();
+      await this.onMessage(envelope);
+    };
     this.kafka.start({
       handlers: { [callTopic(this.subsys as HopHostName)]: handle, [replyTopic(this.subsys as HopHostName)]: handle },
       produces: TOPICS as Topic[],
@@ -161,6 +167,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** One atomic step, then the messages it produced and what it newly did. */
   private async step(run: string, chain: string, incoming: Incoming, publishedMs: number): Promise<StepDone> {
+    await this.chaos.beforeStep();
     // A span per call into this subsystem that runs live in this step (memory_failure inside
     // madvise_inject_error, …), parented as the calls nest; a call that waits ends its span.
     const spans = new Map<string, Span>();
