@@ -8,7 +8,7 @@ import { IdempotencyStore } from './idempotency';
 import { ensureTopics } from './kafka';
 import { KafkaHealth } from './kafka-health';
 import { errorMessage, MessagingLogger } from './logger';
-import { MessageProcessor, TopicHandlers } from './message-processor';
+import { MessageProcessor, MessagingObserver, TopicHandlers } from './message-processor';
 import { EnvelopePublisher } from './publisher';
 
 export interface KafkaRuntimeOptions<TTx = unknown> {
@@ -20,6 +20,8 @@ export interface KafkaRuntimeOptions<TTx = unknown> {
   logger: MessagingLogger;
   connectBackoff?: Backoff;
   now?: () => Date;
+  /** Told each message's outcome and each batch's lag (metrics). */
+  observer?: MessagingObserver;
 }
 
 /**
@@ -105,6 +107,7 @@ export class KafkaRuntime<TTx = unknown> {
       handlers,
       idempotency: idempotency ?? this.options.idempotency,
       logger: this.options.logger,
+      ...(this.options.observer ? { observer: this.options.observer } : {}),
       sendDeadLetter: async ({ topic, message }) => {
         await this.producer.send({ topic, messages: [message] });
       },
@@ -197,6 +200,13 @@ export class KafkaRuntime<TTx = unknown> {
     producer.on(producer.events.DISCONNECT, () => (this.producerConnected = false));
     consumer.on(consumer.events.GROUP_JOIN, () => (this.consumerJoined = true));
     consumer.on(consumer.events.STOP, () => (this.consumerJoined = false));
+    const observer = this.options.observer;
+    if (observer?.lag) {
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        const topic = this.processor?.logicalTopic(payload.topic);
+        if (topic !== undefined) observer.lag?.(topic, payload.partition, Number(payload.offsetLag));
+      });
+    }
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.consumerJoined = false;
       this.lastError = `consumer crashed: ${errorMessage(payload.error)}; restart=${payload.restart}`;

@@ -7,7 +7,7 @@ import { EnvelopeOf, Topics } from '@mfsim/contracts';
 
 import { DeadLetter, DeadLetterHeaders } from './dead-letter';
 import { IdempotencyKey, IdempotencyStore } from './idempotency';
-import { MessageProcessor } from './message-processor';
+import { deadLetterKind, MessageProcessor, type MessagingObserver } from './message-processor';
 
 const PREFIX = 't1.';
 const TOPIC = Topics.DAX_CALL;
@@ -127,5 +127,50 @@ describe('MessageProcessor', () => {
 
   it('lists the topics it has handlers for', () => {
     assert.deepEqual(processor.subscribedTopics(), [TOPIC]);
+  });
+
+  it('tells its observer each outcome and each dead letter by kind (for the metrics)', async () => {
+    const seen: string[] = [];
+    const observer: MessagingObserver = {
+      consumed: (topic, outcome) => void seen.push(`consumed ${topic} ${outcome}`),
+      deadLettered: (topic, kind) => void seen.push(`dlq ${topic} ${kind}`),
+    };
+    const observed = new MessageProcessor({
+      groupId: `${PREFIX}dax-core`,
+      topicPrefix: PREFIX,
+      handlers: { [TOPIC]: async () => undefined },
+      idempotency: new MemoryIdempotencyStore(),
+      sendDeadLetter: async () => undefined,
+      logger: silent,
+      observer,
+    });
+    const value = JSON.stringify(envelope);
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message(value, '1'));
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message(value, '2'));
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message('{not json', '3'));
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message(null, '4'));
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message(JSON.stringify({ ...envelope, version: 9 }), '5'));
+    await observed.process(`${PREFIX}${TOPIC}`, 0, message(JSON.stringify({ ...envelope, data: {} }), '6'));
+    assert.deepEqual(seen, [
+      `consumed ${TOPIC} handled`,
+      `consumed ${TOPIC} duplicate`,
+      `dlq ${TOPIC} json`,
+      `consumed ${TOPIC} dead_lettered`,
+      `dlq ${TOPIC} empty`,
+      `consumed ${TOPIC} dead_lettered`,
+      `dlq ${TOPIC} unknown_version`,
+      `consumed ${TOPIC} dead_lettered`,
+      `dlq ${TOPIC} schema`,
+      `consumed ${TOPIC} dead_lettered`,
+    ]);
+    assert.equal(observed.logicalTopic(`${PREFIX}${TOPIC}`), TOPIC);
+    assert.equal(observed.logicalTopic(`other.${TOPIC}`), undefined);
+  });
+
+  it('deadLetterKind: a small fixed set of reasons', () => {
+    assert.equal(deadLetterKind('empty message value'), 'empty');
+    assert.equal(deadLetterKind('json: Unexpected token'), 'json');
+    assert.equal(deadLetterKind('unknown version: dax.call.v1 carries hop_call v1, got v9'), 'unknown_version');
+    assert.equal(deadLetterKind('data.ctx.current: expected number'), 'schema');
   });
 });

@@ -26,6 +26,30 @@ export type TopicHandlers<TTx = unknown> = { [T in Topic]?: TopicHandler<T, TTx>
 
 export type ProcessOutcome = 'handled' | 'duplicate' | 'dead_lettered';
 
+/** Why a message went to its dead-letter topic, as a small fixed set (a metric label). */
+export type DeadLetterKind = 'empty' | 'json' | 'unknown_version' | 'schema';
+
+/**
+ * Told what happens to each consumed message (the services count it in their metrics). Called
+ * after the outcome is settled; it must be cheap and must not throw.
+ */
+export interface MessagingObserver {
+  /** A message was handled, skipped as a duplicate or dead-lettered (logical topic). */
+  consumed(topic: Topic, outcome: ProcessOutcome): void;
+  /** A message that does not parse went to `<topic>.dlq`. */
+  deadLettered(topic: Topic, kind: DeadLetterKind): void;
+  /** After each fetched batch: how far the group is behind on one partition (kafkajs offsetLag). */
+  lag?(topic: Topic, partition: number, lag: number): void;
+}
+
+/** The kind of a dead-letter reason as `decode` words it. */
+export function deadLetterKind(reason: string): DeadLetterKind {
+  if (reason.startsWith('empty')) return 'empty';
+  if (reason.startsWith('json:')) return 'json';
+  if (reason.startsWith('unknown version')) return 'unknown_version';
+  return 'schema';
+}
+
 export interface MessageProcessorOptions<TTx = unknown> {
   /** consumer group, already prefixed; also the idempotency `consumer` */
   groupId: string;
@@ -34,6 +58,7 @@ export interface MessageProcessorOptions<TTx = unknown> {
   idempotency: IdempotencyStore<TTx>;
   sendDeadLetter: (deadLetter: DeadLetter) => Promise<void>;
   logger: MessagingLogger;
+  observer?: MessagingObserver;
 }
 
 /**
@@ -54,6 +79,11 @@ export class MessageProcessor<TTx = unknown> {
     );
   }
 
+  /** The logical topic of a subscribed physical topic name (undefined for any other). */
+  logicalTopic(physicalTopic: string): Topic | undefined {
+    return this.topicsByName.get(physicalTopic);
+  }
+
   subscribedTopics(): Topic[] {
     return Object.keys(this.options.handlers) as Topic[];
   }
@@ -66,6 +96,8 @@ export class MessageProcessor<TTx = unknown> {
     const parsed = decode(topic, message.value);
     if (!parsed.ok) {
       await this.deadLetter(topic, partition, message, parsed.reason);
+      this.options.observer?.deadLettered(topic, deadLetterKind(parsed.reason));
+      this.options.observer?.consumed(topic, 'dead_lettered');
       return 'dead_lettered';
     }
     const context: Omit<MessageContext<TTx>, 'tx'> = {
@@ -75,7 +107,9 @@ export class MessageProcessor<TTx = unknown> {
       key: message.key?.toString('utf8') ?? null,
       consumer: this.options.groupId,
     };
-    return this.runHandler(parsed.envelope, context);
+    const outcome = await this.runHandler(parsed.envelope, context);
+    this.options.observer?.consumed(topic, outcome);
+    return outcome;
   }
 
   private async runHandler<T extends Topic>(

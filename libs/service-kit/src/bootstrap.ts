@@ -1,12 +1,14 @@
 import 'reflect-metadata';
 
 import { DynamicModule, INestApplication, Module, Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 
+import { AdminTokenGuard } from './admin-token.guard';
 import { loadServiceEnvOrExit, ServiceEnv } from './env';
 import { HealthController } from './health.controller';
 import { InfrastructureModule } from './infrastructure.module';
+import { MetricsController } from './metrics/metrics.controller';
 import { ServiceIdentity } from './service';
 
 export interface ServiceBootstrapOptions extends ServiceIdentity {
@@ -21,7 +23,9 @@ export class ServiceAppModule {
     return {
       module: ServiceAppModule,
       imports: [InfrastructureModule.forRoot(env, options.service), options.feature],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
+      // MFSIM_ADMIN_TOKEN: state-changing requests need the token (admin-token.guard.ts).
+      providers: [{ provide: APP_GUARD, useClass: AdminTokenGuard }],
     };
   }
 }

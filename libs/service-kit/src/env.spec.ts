@@ -17,6 +17,7 @@ describe('parseServiceEnv', () => {
         MFSIM_REDIS_PREFIX: 'mfsim:',
         HTTP_PORT: 7104,
         HTTP_HOST: '127.0.0.1',
+        MFSIM_METRICS: 'on',
       },
     });
   });
@@ -53,6 +54,15 @@ describe('parseServiceEnv', () => {
       message:
         'xfs-fs: invalid configuration: REDIS_URL: expected a redis:// URL; ' +
         'MFSIM_TOPIC_PREFIX: Kafka names allow only letters, digits, ".", "_" and "-"',
+    });
+  });
+
+  it('turns metrics off with MFSIM_METRICS=off and refuses anything but on/off in one line', () => {
+    const off = parseServiceEnv(identity, { MFSIM_METRICS: 'off' });
+    assert.equal(off.success && off.env.MFSIM_METRICS, 'off');
+    assert.deepEqual(parseServiceEnv(identity, { MFSIM_METRICS: 'yes' }), {
+      success: false,
+      message: 'xfs-fs: invalid configuration: MFSIM_METRICS: expected on or off',
     });
   });
 });

@@ -25,6 +25,15 @@ export function serviceEnvSchema(defaultHttpPort: number) {
     HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(defaultHttpPort),
     /** The address the HTTP server binds: loopback unless a deployment opens it (compose: 0.0.0.0). */
     HTTP_HOST: z.string().trim().min(1, 'expected an IP address or host name').default('127.0.0.1'),
+    /** When set, state-changing HTTP requests need `Authorization: Bearer <it>` (AdminTokenGuard). Empty: none. */
+    MFSIM_ADMIN_TOKEN: z
+      .string()
+      .trim()
+      .optional()
+      .transform((t) => (t ? t : undefined))
+      .pipe(z.string().min(8, 'expected at least 8 characters (or leave it empty for no token)').max(512).optional()),
+    /** OpenTelemetry metrics and GET /metrics (Prometheus): on unless turned off. */
+    MFSIM_METRICS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   });
 }
 

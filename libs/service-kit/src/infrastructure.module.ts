@@ -20,6 +20,7 @@ import {
 } from '@mfsim/persistence';
 
 import { ServiceEnv } from './env';
+import { ServiceMetrics } from './metrics/service-metrics';
 
 /** The validated ServiceEnv. */
 export const ENV = Symbol('ENV');
@@ -29,6 +30,8 @@ export const SERVICE = Symbol('SERVICE');
 export const PRISMA = Symbol('PRISMA');
 /** The ioredis client, with the MFSIM_REDIS_PREFIX key prefix. */
 export const REDIS = Symbol('REDIS');
+/** The service's ServiceMetrics (instruments and the /metrics scrape). */
+export const METRICS = Symbol('METRICS');
 /** The runtime this service consumes and publishes with; handlers get a Prisma transaction as `tx`. */
 export class ServiceKafkaRuntime extends KafkaRuntime<PrismaTransaction> {}
 
@@ -42,6 +45,7 @@ class InfrastructureLifecycle implements BeforeApplicationShutdown, OnApplicatio
     private readonly kafka: ServiceKafkaRuntime,
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -51,6 +55,7 @@ class InfrastructureLifecycle implements BeforeApplicationShutdown, OnApplicatio
   async onApplicationShutdown(): Promise<void> {
     await this.prisma.$disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.metrics.shutdown();
   }
 }
 
@@ -80,9 +85,14 @@ export class InfrastructureModule {
           },
         },
         {
+          provide: METRICS,
+          useFactory: () =>
+            new ServiceMetrics({ service, group: `${env.MFSIM_TOPIC_PREFIX}${service}`, enabled: env.MFSIM_METRICS === 'on' }),
+        },
+        {
           provide: ServiceKafkaRuntime,
-          inject: [PRISMA],
-          useFactory: (prisma: PrismaClient) =>
+          inject: [PRISMA, METRICS],
+          useFactory: (prisma: PrismaClient, metrics: ServiceMetrics) =>
             new ServiceKafkaRuntime({
               kafka: createKafka({
                 clientId: service,
@@ -93,11 +103,12 @@ export class InfrastructureModule {
               topicPrefix: env.MFSIM_TOPIC_PREFIX,
               idempotency: new ProcessedMessageRepository(prisma),
               logger: new Logger('Kafka'),
+              observer: metrics.messaging,
             }),
         },
         InfrastructureLifecycle,
       ],
-      exports: [ENV, SERVICE, PRISMA, REDIS, ServiceKafkaRuntime],
+      exports: [ENV, SERVICE, PRISMA, REDIS, METRICS, ServiceKafkaRuntime],
     };
   }
 }

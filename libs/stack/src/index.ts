@@ -5,4 +5,5 @@ export * from './probes';
 export * from './processes';
 export * from './redis-server';
 export * from './service-processes';
+export * from './tcp-proxy';
 export * from './zipkin-server';

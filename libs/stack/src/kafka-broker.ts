@@ -56,6 +56,11 @@ export interface StartKafkaBrokerOptions {
   keepDataDir?: boolean;
   /** Aborting stops the broker while it starts (startKafkaBroker then rejects). */
   signal?: AbortSignal;
+  /**
+   * More PLAINTEXT listeners on 127.0.0.1, each advertised at another port (a proxy's, so that a
+   * client that bootstraps through the proxy keeps going through it). Names: A-Z, 0-9, _.
+   */
+  extraListeners?: readonly { name: string; port: number; advertisedPort: number }[];
 }
 
 export interface KafkaBrokerHandle {
@@ -171,16 +176,18 @@ export const SINGLE_NODE_BROKER_SETTINGS: Readonly<Record<string, string>> = {
   'num.recovery.threads.per.data.dir': '1',
 };
 
-function serverProperties(p: { port: number; controllerPort: number; logDirs: string }): string {
+function serverProperties(p: { port: number; controllerPort: number; logDirs: string; extraListeners?: StartKafkaBrokerOptions['extraListeners'] }): string {
+  const extra = p.extraListeners ?? [];
+  for (const l of extra) if (!/^[A-Z][A-Z0-9_]*$/.test(l.name) || ['PLAINTEXT', 'CONTROLLER'].includes(l.name)) throw new KafkaBrokerError(`Kafka listener name ${l.name}: expected A-Z, 0-9, _ (not PLAINTEXT or CONTROLLER)`);
   return [
     '# Written by libs/stack/src/kafka-broker.ts: single-node KRaft, broker+controller.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${p.controllerPort}`,
     'controller.listener.names=CONTROLLER',
-    `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listeners=${[`PLAINTEXT://127.0.0.1:${p.port}`, `CONTROLLER://127.0.0.1:${p.controllerPort}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.port}`)].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${p.port}`, ...extra.map((l) => `${l.name}://127.0.0.1:${l.advertisedPort}`)].join(',')}`,
+    `listener.security.protocol.map=${['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...extra.map((l) => `${l.name}:PLAINTEXT`)].join(',')}`,
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${p.logDirs}`,
     ...Object.entries(SINGLE_NODE_BROKER_SETTINGS).map(([key, value]) => `${key}=${value}`),
@@ -222,7 +229,7 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Prom
   const logFile = path.resolve(opts.logFile ?? path.join(logsDir, 'broker.out.log'));
   mkdirSync(path.dirname(logFile), { recursive: true });
   const propsFile = path.join(dataDir, 'server.properties');
-  writeFileSync(propsFile, serverProperties({ port, controllerPort, logDirs: path.join(dataDir, 'data') }));
+  writeFileSync(propsFile, serverProperties({ port, controllerPort, logDirs: path.join(dataDir, 'data'), ...(opts.extraListeners ? { extraListeners: opts.extraListeners } : {}) }));
 
   const classpath = `${kafkaLibsDir()}${path.sep}*`;
   const log4j = `-Dlog4j2.configurationFile=${path.join(KAFKA_DEPLOY_DIR, 'log4j2.properties')}`;

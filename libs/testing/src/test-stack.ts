@@ -32,6 +32,8 @@ export interface TestStackOptions {
   readonly replicas?: Partial<Record<StackServiceName, number>>;
   /** Extra environment for every service (e.g. OTEL_* for a trace test). */
   readonly env?: NodeJS.ProcessEnv;
+  /** One service's environment changed (e.g. its DATABASE_URL through a proxy); also used by restart(). */
+  readonly serviceEnv?: (name: StackServiceName, env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
 }
 
 export interface TestStackService extends RunningService<StackServiceName> {
@@ -49,6 +51,7 @@ export class TestStack {
     readonly redis: TestRedis,
     readonly admin: Admin,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly envOf: (name: StackServiceName, env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv = (_name, env) => env,
   ) {}
 
   static async start(options: TestStackOptions = {}): Promise<TestStack> {
@@ -72,10 +75,10 @@ export class TestStack {
       MFSIM_REDIS_PREFIX: `${id}:`,
       ...(options.env ?? {}),
     });
-    const stack = new TestStack(id, topicPrefix, `${id}:`, database, redis, admin, env);
+    const stack = new TestStack(id, topicPrefix, `${id}:`, database, redis, admin, env, options.serviceEnv);
     const wanted = STACK_SERVICES.flatMap((name) => Array.from({ length: options.replicas?.[name] ?? 1 }, (_, i) => ({ name, replica: i + 1 })));
     const ports = await findFreePorts(wanted.length);
-    wanted.forEach((w, i) => stack.services.push({ ...startServiceProcess(w.name, ports[i] as number, env), replica: w.replica }));
+    wanted.forEach((w, i) => stack.services.push({ ...startServiceProcess(w.name, ports[i] as number, stack.envOf(w.name, env)), replica: w.replica }));
     try {
       await Promise.all(stack.services.map((s) => stack.waitHealthy(s)));
     } catch (err) {
@@ -108,7 +111,7 @@ export class TestStack {
   /** Starts a service again on its port with empty memory, and waits until it is healthy. */
   async restart(name: StackServiceName, replica = 1): Promise<TestStackService> {
     const old = this.service(name, replica);
-    const fresh: TestStackService = { ...startServiceProcess(name, old.port, this.env), replica };
+    const fresh: TestStackService = { ...startServiceProcess(name, old.port, this.envOf(name, this.env)), replica };
     this.services[this.services.indexOf(old)] = fresh;
     await this.waitHealthy(fresh);
     return fresh;

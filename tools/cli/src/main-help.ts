@@ -14,6 +14,7 @@ usage:
   mfsim stack up|down|status
   mfsim incident list|show
   mfsim chaos check [--json] HISTORY
+  mfsim ui [--port N] [--scenario FILE|DIR]... [--history FILE]
   mfsim --version | --help
 
 commands:
@@ -21,6 +22,7 @@ commands:
   stack      a local Kafka, PostgreSQL, Redis and the five services (mfsim stack --help)
   incident   the incidents the stack journaled and their call trees (mfsim incident --help)
   chaos      check the history of a chaos run against the model (mfsim chaos --help)
+  ui         a web page of the incidents, live, as waterfalls across the services (mfsim ui --help)
 
 options:
   -h, --help      this text; after a command, that command's help
@@ -123,17 +125,22 @@ DATABASE_URL, REDIS_URL, MFSIM_TOPIC_PREFIX, MFSIM_REDIS_PREFIX. Logs: .mfsim/st
 example:
   mfsim stack up && mfsim stack status && mfsim stack down`,
 
-  'stack up': `usage: mfsim stack up [--no-services] [--no-traces] [--timeout SECONDS]
+  'stack up': `usage: mfsim stack up [--no-services] [--no-traces] [--proxies] [--timeout SECONDS]
 
 Starts Kafka (a local broker JVM from the Maven jars), PostgreSQL and Redis if installed but
 stopped, applies the migrations, creates the topics and starts the five services, then waits
-for every GET /health. State and logs live in .mfsim/stack/. It also starts Zipkin (the Maven jar,
-in-memory, 127.0.0.1:$MFSIM_ZIPKIN_PORT, default 9411) and the services send it their traces: an
-incident's trace is http://127.0.0.1:9411/zipkin/traces/<incident uuid without dashes>.
+for every GET /health. State and logs live in .mfsim/stack/. The services require an admin
+token for state-changing requests: MFSIM_ADMIN_TOKEN, else a random one kept in state.json (0600).
+It also starts Zipkin (the Maven jar, in-memory, 127.0.0.1:$MFSIM_ZIPKIN_PORT, default 9411) and
+the services send it their traces: an incident's trace is
+http://127.0.0.1:9411/zipkin/traces/<incident uuid without dashes>.
 
 options:
   --no-services        start the servers, the database and the topics only
   --no-traces          start no Zipkin (the services do not trace)
+  --proxies            route each service's Kafka, PostgreSQL and Redis traffic through the
+                       stack's TCP proxy (edges <service>->kafka|postgres|redis, control API on
+                       127.0.0.1:$MFSIM_PROXY_CONTROL_PORT, default 7890) for network faults
   --timeout SECONDS    how long to wait for each component to become ready
   -h, --help           this text
 
@@ -223,6 +230,40 @@ incident, or a database that cannot be reached.
 
 example:
   mfsim incident show 3f2b9c1e-8d4a-4b7e-9a61-0c5d2e7f4a10 --verbose`,
+
+  ui: `usage: mfsim ui [--port N] [--host ADDR] [--scenario FILE|DIR]... [--history FILE]
+
+Serves a web page of the incidents on http://127.0.0.1:7400/ until Ctrl-C: the list, live and
+newest first, filtered by device, pfn, pid or status; for one incident its kernel call tree as a
+waterfall across the five services (each hop's function, service, start and duration), the rmap
+owners found, which processes got which signal and why (BUS_MCEERR_AR/AO, late/early kill,
+forced, device removal), filesystem shutdowns, the dm path, the chaos faults of the same time
+and a link to the incident's trace.
+
+It reads the incidents the services recorded in PostgreSQL (DATABASE_URL, else the database of
+\`mfsim stack up\` in .mfsim/stack/state.json, else postgresql://postgres@127.0.0.1:5432/mfsim).
+With --scenario it runs the scenario files in-process with the embedded model instead and shows
+their incidents (no times there: the waterfall shows the order of the calls).
+
+options:
+  --port N            the port (default 7400; 0: any free port)
+  --host ADDR         the address to listen on (default 127.0.0.1)
+  --scenario FILE|DIR run these scenario files embedded (repeatable)
+  --history FILE      a chaos history (JSON Lines, docs/chaos-history.md): its faults on the timeline
+
+environment:
+  MFSIM_TRACE_URL     trace link template, e.g. http://127.0.0.1:9411/zipkin/traces/{traceId}
+                      (else the stack state's traces.url; the trace id is the incident uuid without dashes)
+
+The JSON API: GET /api/incidents?device=&pfn=&pid=&status=&run=&offset=&limit=,
+/api/incidents/ID, /api/faults, /api/events (Server-Sent Events). A malformed filter or id is a
+400, an unknown incident a 404, each with a one-line {"error"}.
+
+exit status: 0 stopped by Ctrl-C, 2 wrong usage, a bad file, a port in use or no database.
+
+examples:
+  mfsim ui
+  mfsim ui --scenario scenarios/examples --port 7401`,
 
   chaos: `usage:
   mfsim chaos check [--json] HISTORY

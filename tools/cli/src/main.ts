@@ -30,6 +30,11 @@ export async function main(args: string[]): Promise<number> {
       const incident = require('./incident/incident-command') as { runIncidentCommand(a: string[]): Promise<number> };
       return incident.runIncidentCommand(rest);
     }
+    case 'ui': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const ui = require('./ui/ui-command') as { runUiCommand(a: string[]): Promise<number> };
+      return ui.runUiCommand(rest);
+    }
     case '--version':
     case '-V':
     case 'version':

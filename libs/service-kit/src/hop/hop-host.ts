@@ -31,7 +31,10 @@ import { Attr, incidentTraceContext, messageAttributes, withSpan } from '@mfsim/
 import { context, trace, type Span } from '@opentelemetry/api';
 
 import { ServiceEnv } from '../env';
-import { ENV, REDIS, ServiceKafkaRuntime } from '../infrastructure.module';
+import { ChaosFlags } from './chaos-flags';
+import { ENV, METRICS, REDIS, ServiceKafkaRuntime } from '../infrastructure.module';
+import type { ServiceMetrics } from '../metrics/service-metrics';
+import { NO_EFFECTS, snapshotStep, stepEffects, type StepEffects } from '../metrics/step-effects';
 import type { Redis } from '@mfsim/persistence';
 
 export const HOP_SUBSYSTEM = Symbol('HOP_SUBSYSTEM');
@@ -41,6 +44,8 @@ type ReplyEnvelope = EnvelopeOf<typeof Topics.MM_REPLY>;
 
 /** How long a chain may wait on another host before its call is sent again (a lost message). */
 const RESEND_AFTER_MS = 3000;
+/** Incidents whose start this process remembers for their duration (a bound, not a target). */
+const MAX_TRACKED_INCIDENTS = 10_000;
 
 /**
  * The host of one subsystem: it serves the calls into its subsystem from `<subsys>.call.v1`
@@ -58,12 +63,17 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly queues = new Map<string, Promise<unknown>>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** The application faults (POST /chaos/flags); property-injected so the constructor stays as it is. */
+  @Inject(ChaosFlags) private readonly chaos!: ChaosFlags;
+  /** Incident id → when its injection was published (ms), until its reply to the user. */
+  private readonly incidentStarts = new Map<string, number>();
 
   constructor(
     @Inject(HOP_SUBSYSTEM) readonly subsys: Subsystem,
     @Inject(ENV) env: ServiceEnv,
     @Inject(REDIS) redis: Redis,
     private readonly kafka: ServiceKafkaRuntime,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.logger = new Logger(`hop.${subsys}`);
     this.store = subsys === 'mm' ? new RedisHopStore(redis) : new PgHopStore(subsys, env.DATABASE_URL);
@@ -71,7 +81,10 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   onApplicationBootstrap(): void {
-    const handle = (envelope: CallEnvelope | ReplyEnvelope): Promise<void> => this.onMessage(envelope);
+    const handle = async (envelope: CallEnvelope | ReplyEnvelope): Promise<void> => {
+      await this.chaos.beforeMessage();
+      await this.onMessage(envelope);
+    };
     this.kafka.start({
       handlers: { [callTopic(this.subsys as HopHostName)]: handle, [replyTopic(this.subsys as HopHostName)]: handle },
       produces: TOPICS as Topic[],
@@ -118,6 +131,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     const chain = incoming.kind === 'call' ? incoming.id : incoming.chain;
     const op = incoming.kind === 'call' ? incoming.op : undefined;
     const name = op ? KERNEL_FUNCTION[op] ?? op : `${this.subsys}_resume`;
+    const publishedMs = Date.parse(envelope.occurredAt);
     await withSpan(
       name,
       {
@@ -128,23 +142,32 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
         ...(incoming.kind === 'call' ? callAttributes(incoming.args) : {}),
       },
       async (span) => {
+        const started = performance.now();
         try {
-          const sent = await this.serial(data.run, () => this.step(data.run, chain, incoming));
-          for (const out of sent) if (out.kind === 'reply' && out.result !== undefined) span.setAttribute(Attr.ERRNO, typeof out.result === 'string' ? out.result : '0');
+          const done = await this.serial(data.run, () => this.step(data.run, chain, incoming, publishedMs));
+          for (const out of done.send) if (out.kind === 'reply' && out.result !== undefined) span.setAttribute(Attr.ERRNO, typeof out.result === 'string' ? out.result : '0');
+          // Counted once the step is stored and its messages sent: what it newly did.
+          const fn = done.fn ?? name;
+          if (done.duplicate) this.metrics.replaySkipped(fn, incoming.kind);
+          else this.metrics.hopStep(fn, done.op ?? op ?? '', incoming.kind, (Date.now() - publishedMs) / 1000, (performance.now() - started) / 1000);
+          this.metrics.effects(done.effects);
         } catch (err) {
           if (err instanceof UnknownRunError) {
             // Not a transient fault: redelivering cannot help. Say so once and drop it.
             this.logger.warn(`hop.unknown_run run=${data.run} id=${incoming.id}: ${err.message}`);
+            this.metrics.stepError(name, 'unknown_run');
             return;
           }
+          this.metrics.stepError(name, 'transient');
           throw err;
         }
       },
     );
   }
 
-  /** One atomic step, then the messages it produced. */
-  private async step(run: string, chain: string, incoming: Incoming): Promise<Outgoing[]> {
+  /** One atomic step, then the messages it produced and what it newly did. */
+  private async step(run: string, chain: string, incoming: Incoming, publishedMs: number): Promise<StepDone> {
+    await this.chaos.beforeStep();
     // A span per call into this subsystem that runs live in this step (memory_failure inside
     // madvise_inject_error, …), parented as the calls nest; a call that waits ends its span.
     const spans = new Map<string, Span>();
@@ -165,7 +188,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
       },
     };
     try {
-      return await this.stepWith(run, chain, incoming, spans, observer);
+      return await this.stepWith(run, chain, incoming, spans, observer, publishedMs);
     } finally {
       for (const span of spans.values()) {
         span.setAttribute('mfsim.waiting', true);
@@ -180,23 +203,28 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     incoming: Incoming,
     spans: Map<string, Span>,
     observer: NonNullable<ChainHost['observer']>,
-  ): Promise<Outgoing[]> {
+    publishedMs: number,
+  ): Promise<StepDone> {
+    const metrics = this.metrics.enabled;
     const result = await this.store.step(run, chain, async (view) => {
       const host = subsystemHost(this.subsys, view.state, view.records, (op: ReadName, args: unknown) => view.read(op, args), observer);
       const waiting = incoming.kind === 'reply' ? view.records.get(incoming.id.slice(0, incoming.id.lastIndexOf('.'))) : undefined;
       // A resumed step is named after the hop that waited for this answer.
       if (waiting) trace.getActiveSpan()?.updateName(KERNEL_FUNCTION[waiting.op] ?? waiting.op);
+      const before = metrics ? snapshotStep(this.subsys, view.state, view.records) : undefined;
       const r = await handleIncoming(host, incoming);
+      const effects = before ? stepEffects(this.subsys, before, view.state, view.records, r.touched) : NO_EFFECTS;
       // mm-process copies a chain's records to PostgreSQL once, when the chain has finished.
       const root = view.records.get(chain);
       const finished = root !== undefined && root.status !== 'open' && r.touched.has(root.id);
       const chainRecords = finished ? [...view.records.values()].filter((x) => x.chain === chain) : [];
-      return { touched: r.touched, value: { send: r.send, chainRecords, root } };
+      return { touched: r.touched, value: { send: r.send, chainRecords, root, duplicate: r.duplicate, effects, waitingOp: waiting?.op } };
     });
     if (this.subsys === 'mm') await this.journal.copyRecords(run, result.chainRecords);
     const root = result.root;
     if (root && root.caller === 'user' && incoming.kind === 'call') {
       await this.journal.upsert({ id: incidentOf(root.id), run, op: root.op, args: encodeJson(root.args), service: this.subsys, status: 'open', result: null });
+      if (!result.duplicate) this.incidentStarted(root, publishedMs);
     }
     for (const out of result.send) {
       if (out.kind === 'reply' && out.to === 'user' && root) {
@@ -209,12 +237,31 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
           status: out.panic !== undefined ? 'panic' : out.error !== undefined ? 'error' : 'done',
           result: out.panic ?? out.error ?? encodeJson(out.result ?? null),
         });
+        // A redelivered call of a finished incident answers again: not a second finish.
+        if (!result.duplicate) this.incidentFinished(root, out.panic !== undefined ? 'panic' : out.error !== undefined ? 'error' : 'done');
       }
       const waiting = out.kind === 'call' ? spans.get(out.id.slice(0, out.id.lastIndexOf('.'))) : undefined;
       if (waiting) await context.with(trace.setSpan(context.active(), waiting), () => this.send(run, out));
       else await this.send(run, out);
     }
-    return result.send;
+    const op = incoming.kind === 'call' ? incoming.op : result.waitingOp;
+    return { send: result.send, duplicate: result.duplicate, effects: result.effects, op, fn: op ? KERNEL_FUNCTION[op] ?? op : undefined };
+  }
+
+  private incidentStarted(root: CallRecord, publishedMs: number): void {
+    this.metrics.incidentStarted(KERNEL_FUNCTION[root.op] ?? root.op);
+    if (!this.metrics.enabled || Number.isNaN(publishedMs)) return;
+    if (this.incidentStarts.size >= MAX_TRACKED_INCIDENTS) {
+      const oldest = this.incidentStarts.keys().next().value;
+      if (oldest !== undefined) this.incidentStarts.delete(oldest);
+    }
+    this.incidentStarts.set(root.id, publishedMs);
+  }
+
+  private incidentFinished(root: CallRecord, status: 'done' | 'panic' | 'error'): void {
+    const start = this.incidentStarts.get(root.id);
+    this.incidentStarts.delete(root.id);
+    this.metrics.incidentFinished(KERNEL_FUNCTION[root.op] ?? root.op, status, start === undefined ? undefined : (Date.now() - start) / 1000);
   }
 
   private async send(run: string, out: Outgoing): Promise<void> {
@@ -253,6 +300,7 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
         const pending = pendingCall(this.subsys, await this.store.chainRecords(run, chain), chain);
         if (pending) {
           this.logger.log(`hop.resend run=${run} id=${pending.id} op=${pending.op}`);
+          this.metrics.resend(KERNEL_FUNCTION[pending.op] ?? pending.op);
           // Outside any span of the incident: send it in the incident's trace all the same.
           const incidentContext = incidentTraceContext(incidentOf(pending.id));
           if (incidentContext) await context.with(incidentContext, () => this.send(run, pending));
@@ -276,6 +324,16 @@ export class HopHost implements OnApplicationBootstrap, OnApplicationShutdown {
     });
     return next;
   }
+}
+
+/** What a stored step sent and newly did (for the span and the metrics). */
+interface StepDone {
+  readonly send: Outgoing[];
+  readonly duplicate: boolean;
+  readonly effects: StepEffects;
+  /** The op the step ran: the call's, or for a reply the op of the hop that waited. */
+  readonly op: OpName | undefined;
+  readonly fn: string | undefined;
 }
 
 /** The device a call is about, so one device's calls stay in order (the Kafka key). */

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 
 import type { Subsystem } from '@mfsim/kernel-model';
 
+import { ChaosFlags, ChaosFlagsController } from './chaos-flags';
 import { HOP_SUBSYSTEM, HopHost } from './hop-host';
 import { HopController } from './hop.controller';
 
@@ -11,8 +12,8 @@ export class HopModule {
   static forSubsystem(subsys: Subsystem): DynamicModule {
     return {
       module: HopModule,
-      providers: [{ provide: HOP_SUBSYSTEM, useValue: subsys }, HopHost],
-      controllers: [HopController],
+      providers: [{ provide: HOP_SUBSYSTEM, useValue: subsys }, HopHost, ChaosFlags],
+      controllers: [HopController, ChaosFlagsController],
       exports: [HopHost],
     };
   }

@@ -44,6 +44,8 @@ export interface KafkaClusterOptions {
   readonly resendAfterMs?: number;
   /** Remove the run's state from the services when closing. */
   readonly dropOnClose?: boolean;
+  /** Sent as `Authorization: Bearer …` with every request (the services' MFSIM_ADMIN_TOKEN). */
+  readonly adminToken?: string;
 }
 
 interface Waiter {
@@ -207,7 +209,11 @@ export class KafkaCluster implements Cluster {
       try {
         response = await fetch(`${base}${path}`, {
           method,
-          ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+          headers: {
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(this.options.adminToken ? { authorization: `Bearer ${this.options.adminToken}` } : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(120_000),
         });
       } catch (err) {

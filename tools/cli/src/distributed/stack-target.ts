@@ -17,9 +17,9 @@ interface RecordedProcess {
   port?: number;
 }
 
-export function stackTarget(env: NodeJS.ProcessEnv = process.env): Pick<KafkaClusterOptions, 'brokers' | 'topicPrefix' | 'serviceUrls'> {
+export function stackTarget(env: NodeJS.ProcessEnv = process.env): Pick<KafkaClusterOptions, 'brokers' | 'topicPrefix' | 'serviceUrls' | 'adminToken'> {
   const stateFile = path.join(env.MFSIM_STACK_DIR ?? path.join(REPO_ROOT, '.mfsim', 'stack'), 'state.json');
-  let state: { kafka?: RecordedProcess; services?: Record<string, RecordedProcess | RecordedProcess[] | undefined>; topicPrefix?: string } = {};
+  let state: { kafka?: RecordedProcess; services?: Record<string, RecordedProcess | RecordedProcess[] | undefined>; topicPrefix?: string; adminToken?: string } = {};
   if (existsSync(stateFile)) {
     try {
       state = JSON.parse(readFileSync(stateFile, 'utf8')) as typeof state;
@@ -47,5 +47,7 @@ export function stackTarget(env: NodeJS.ProcessEnv = process.env): Pick<KafkaClu
     const ports = (Array.isArray(recorded) ? recorded : recorded ? [recorded] : []).map((r) => r.port).filter((p): p is number => typeof p === 'number');
     serviceUrls[subsys] = given.get(subsys) ?? (ports.length > 0 ? ports : [DEFAULT_PORTS[subsys]]).map((p) => `http://127.0.0.1:${p}`);
   }
-  return { brokers, topicPrefix, serviceUrls };
+  // The services' admin token: MFSIM_ADMIN_TOKEN, else the one `mfsim stack up` generated.
+  const adminToken = env.MFSIM_ADMIN_TOKEN?.trim() || state.adminToken;
+  return { brokers, topicPrefix, serviceUrls, ...(adminToken ? { adminToken } : {}) };
 }

@@ -92,6 +92,18 @@ export interface StackConfig {
   services: ServiceConfig[];
   /** How long `up` waits for everything to be healthy. */
   timeoutMs: number;
+  /** The TCP proxy `up --proxies` starts (proxy-config.ts names its edges and ports). */
+  proxy: ProxyConfig;
+}
+
+/** Where the stack's TCP proxy listens: its control API and the range its edges take ports from. */
+export interface ProxyConfig {
+  /** MFSIM_PROXY_CONTROL_PORT (7890): the control API on 127.0.0.1. */
+  controlPort: number;
+  /** MFSIM_PROXY_PORT_BASE (7800): edge ports base, base+1, …; Kafka's extra listeners follow them. */
+  portBase: number;
+  logFile: string;
+  pidFile: string;
 }
 
 /** The most processes of one service `--replicas` accepts (ports stride 10 per replica). */
@@ -249,6 +261,12 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
     replicas,
     services,
     timeoutMs: opts.timeoutMs ?? 120_000,
+    proxy: {
+      controlPort: port(env, 'MFSIM_PROXY_CONTROL_PORT', 7890),
+      portBase: port(env, 'MFSIM_PROXY_PORT_BASE', 7800),
+      logFile: path.join(stackDir, 'proxy.log'),
+      pidFile: path.join(stackDir, 'proxy.pid'),
+    },
   };
 }
 

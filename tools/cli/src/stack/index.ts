@@ -11,7 +11,7 @@ import { stackStatus } from './status';
 export { loadStackConfig, parseReplicas, SERVICES, StackError } from './config';
 export type { StackConfig } from './config';
 
-const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
+const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--proxies] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
        mfsim stack status
        mfsim stack down
 
@@ -24,6 +24,11 @@ const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--replicas S
             --no-traces                        start no Zipkin (the services do not trace)
             --replicas xfs-fs=2,mm-process=2   N processes of a service, one consumer group
             --redis-url URL                    use that Redis instead of starting one
+            --proxies                          route each service's Kafka, PostgreSQL and Redis
+                                               traffic through the stack's TCP proxy (edges
+                                               <service>->kafka|postgres|redis, for network faults)
+          every state-changing request to the services needs the admin token (MFSIM_ADMIN_TOKEN,
+          else a random one, kept in .mfsim/stack/state.json mode 0600)
   status  one line per component and service process: pid, port, health (exit 1 if something
           expected is down)
   down    stop what up started (services, Kafka, its Redis; PostgreSQL only if up started it)
@@ -31,9 +36,9 @@ const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--replicas S
 Environment: MFSIM_KAFKA_PORT, MFSIM_KAFKA_CONTROLLER_PORT (19093), MFSIM_KAFKA_HEAP_MB (384),
 MFSIM_REDIS_PORT (16379), MFSIM_ZIPKIN_PORT (9411), MFSIM_HTTP_PORT_BASE (7100: service k replica i on base+k+10*(i-1)),
 MFSIM_REPLICAS (as --replicas), DATABASE_URL, REDIS_URL (as --redis-url), MFSIM_TOPIC_PREFIX,
-MFSIM_REDIS_PREFIX. Logs: .mfsim/stack/<name>.log, <service>-<i>.log for replicas`;
+MFSIM_REDIS_PREFIX, MFSIM_ADMIN_TOKEN, MFSIM_PROXY_CONTROL_PORT (7890), MFSIM_PROXY_PORT_BASE (7800). Logs: .mfsim/stack/<name>.log, <service>-<i>.log for replicas`;
 
-type UpArgs = { services: boolean; load: LoadStackOptions };
+type UpArgs = { services: boolean; proxies?: boolean; load: LoadStackOptions };
 
 /** Parses the options of `stack up`. Throws a StackError (exit 2) on a bad one. */
 export function parseUp(args: string[]): UpArgs {
@@ -49,6 +54,7 @@ export function parseUp(args: string[]): UpArgs {
     const next = () => inline ?? value(++i, flag);
     if (flag === '--no-services') opts.services = false;
     else if (flag === '--no-traces' && inline === undefined) opts.load.noTraces = true;
+    else if (flag === '--proxies') opts.proxies = true;
     else if (flag === '--timeout') {
       const raw = next();
       const s = Number(raw);
@@ -70,7 +76,7 @@ export async function runStackCommand(args: string[]): Promise<number> {
     switch (command) {
       case 'up': {
         const opts = parseUp(rest);
-        return await stackUp(loadStackConfig(process.env, opts.load), { services: opts.services }, say);
+        return await stackUp(loadStackConfig(process.env, opts.load), { services: opts.services, ...(opts.proxies ? { proxies: true } : {}) }, say);
       }
       case 'down':
         return await stackDown(loadStackConfig(), say);

@@ -22,8 +22,13 @@ export function ensureJars(say: (line: string) => void): void {
   }
 }
 
-export async function startStackKafka(config: StackConfig, signal: AbortSignal): Promise<KafkaBrokerHandle> {
+export async function startStackKafka(
+  config: StackConfig,
+  signal: AbortSignal,
+  extraListeners?: readonly { name: string; port: number; advertisedPort: number }[],
+): Promise<KafkaBrokerHandle> {
   return startKafkaBroker({
+    ...(extraListeners && extraListeners.length > 0 ? { extraListeners } : {}),
     port: config.kafka.port,
     controllerPort: config.kafka.controllerPort,
     dataDir: config.kafka.dataDir,

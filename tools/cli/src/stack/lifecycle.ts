@@ -8,6 +8,7 @@
  * .mfsim/stack/state.json and the pid files as soon as it starts, so that down (or up's own
  * rollback after a failure) stops exactly that.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -34,6 +35,7 @@ import {
 import { SERVICES, ServiceConfig, ServiceName, StackConfig, StackError } from './config';
 import { adminUrl, ensurePostgres, ensureRedis, stopPostgres, stopRedis } from './infra';
 import { applyMigrations, createStackTopics, ensureJars, loadAllTopics, startStackKafka } from './kafka';
+import { kafkaEdgeListeners, PROXY_MAIN, proxyEdges, proxyPorts, startProxy } from './proxy';
 import { startService } from './services';
 import { readPidFile, readState, removeFile, StackState, writePidFile, writeState } from './state';
 
@@ -49,6 +51,7 @@ export function livePids(state: StackState): { name: string; pid: number }[] {
   if (state.kafka && isProcessAlive(state.kafka.pid)) out.push({ name: 'kafka', pid: state.kafka.pid });
   if (state.redis && isProcessAlive(state.redis.pid)) out.push({ name: 'redis', pid: state.redis.pid });
   if (state.zipkin && isProcessAlive(state.zipkin.pid)) out.push({ name: 'zipkin', pid: state.zipkin.pid });
+  if (state.proxy && isProcessAlive(state.proxy.pid)) out.push({ name: 'proxy', pid: state.proxy.pid });
   return out;
 }
 
@@ -79,6 +82,11 @@ export function stateForDown(config: StackConfig): StackState | undefined {
       recovered.zipkin = { pid, port: config.zipkin.port, logFile: config.zipkin.logFile, traceUrl: '', spansEndpoint: '' };
       any = true;
     }
+  }
+  const proxyPid = readPidFile(config.proxy.pidFile);
+  if (proxyPid !== undefined) {
+    recovered.proxy = { pid: proxyPid, controlPort: config.proxy.controlPort, logFile: config.proxy.logFile, pidFile: config.proxy.pidFile, edges: {} };
+    any = true;
   }
   for (const f of servicePidFiles(config)) {
     const pid = readPidFile(path.join(config.stackDir, f.file));
@@ -126,6 +134,14 @@ export async function stopRecorded(config: StackConfig, state: StackState, say: 
     say(`${label('zipkin')} pid ${rec.pid}: ${describeStop(await stopZipkinServer(rec.pid))}`);
     removeFile(path.join(config.stackDir, 'zipkin.pid'));
     delete state.zipkin;
+    writeState(config, state);
+  }
+  if (state.proxy) {
+    const rec = state.proxy;
+    const result = await terminateProcess(rec.pid, { graceMs: 5_000, expectInCommandLine: PROXY_MAIN });
+    say(`${label('proxy')} pid ${rec.pid}: ${describeStop(result)}`);
+    removeFile(rec.pidFile);
+    delete state.proxy;
     writeState(config, state);
   }
   if (state.kafka) {
@@ -181,6 +197,11 @@ export interface UpOptions {
    * service's processes and not the rest.
    */
   only?: ServiceName[];
+  /**
+   * --proxies: start the TCP proxy and route every service's Kafka, PostgreSQL and Redis traffic
+   * through its own edges (`<id>->kafka|postgres|redis`), so network faults can target them.
+   */
+  proxies?: boolean;
 }
 
 export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): Promise<number> {
@@ -201,8 +222,11 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
   const wanted = opts.services ? config.services.filter((s) => !opts.only || opts.only.includes(s.name)) : [];
   const built = wanted.filter((s) => existsSync(s.mainJs));
   const notBuilt = wanted.filter((s) => !existsSync(s.mainJs));
+  const edges = opts.proxies ? proxyEdges(config) : undefined;
+  if (edges && !existsSync(PROXY_MAIN)) throw new StackError(`${path.relative(config.root, PROXY_MAIN)} is missing (run npm run build)`, 2);
   try {
     await assertPortsFree([
+      ...(edges ? proxyPorts(config, edges) : []),
       { port: config.kafka.port, what: 'Kafka' },
       { port: config.kafka.controllerPort, what: 'Kafka controller' },
       ...(config.ownRedis ? [{ port: config.ownRedis.port, what: 'Redis' }] : []),
@@ -212,14 +236,16 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
   } catch (err) {
     if (!(err instanceof PortInUseError)) throw err;
     const hints: Record<string, string> = { Kafka: 'MFSIM_KAFKA_PORT', 'Kafka controller': 'MFSIM_KAFKA_CONTROLLER_PORT', Redis: 'MFSIM_REDIS_PORT', Zipkin: 'MFSIM_ZIPKIN_PORT (or --no-traces)' };
-    const hint = hints[err.what] ?? 'MFSIM_HTTP_PORT_BASE';
+    const hint = hints[err.what] ?? (err.what === 'proxy control' ? 'MFSIM_PROXY_CONTROL_PORT' : /proxy|listener/.test(err.what) ? 'MFSIM_PROXY_PORT_BASE' : 'MFSIM_HTTP_PORT_BASE');
     throw new StackError(`${err.message}: stop what listens there${hint ? ` or set ${hint}` : ''} (is another stack up? \`mfsim stack status\`)`, 2);
   }
   ensureJars(say);
   if (config.zipkin) ensureZipkinJar({ log: say });
   mkdirSync(config.stackDir, { recursive: true });
 
-  const state: StackState = { startedAt: new Date().toISOString(), databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, services: {} };
+  // The admin token the services require for state-changing requests (state.json is mode 0600).
+  const adminToken = process.env['MFSIM_ADMIN_TOKEN']?.trim() || randomBytes(24).toString('base64url');
+  const state: StackState = { startedAt: new Date().toISOString(), databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, services: {}, adminToken };
   writeState(config, state);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -227,7 +253,7 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
   process.once('SIGTERM', onSignal);
 
   say(`${label('kafka')} starting Kafka ${kafkaVersion()} on 127.0.0.1:${config.kafka.port} (log .mfsim/stack/kafka.log)`);
-  const kafkaStart: Promise<KafkaBrokerHandle> = startStackKafka(config, abort.signal).then((h) => {
+  const kafkaStart: Promise<KafkaBrokerHandle> = startStackKafka(config, abort.signal, edges ? kafkaEdgeListeners(edges) : undefined).then((h) => {
     state.kafka = { pid: h.pid, port: h.port, controllerPort: h.controllerPort, logFile: h.logFile, dataDir: h.dataDir };
     writePidFile(config.kafka.pidFile, h.pid);
     writeState(config, state);
@@ -241,6 +267,13 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
   zipkinStart.catch(() => undefined);
 
   try {
+    if (edges) {
+      const proxy = await startProxy(config, edges, adminToken, abort.signal);
+      state.proxy = proxy;
+      writePidFile(proxy.pidFile, proxy.pid);
+      writeState(config, state);
+      ready('proxy', `control http://127.0.0.1:${proxy.controlPort} pid ${proxy.pid}, ${Object.keys(edges).length} edges from 127.0.0.1:${config.proxy.portBase}`);
+    }
     const pg = await ensurePostgres(config);
     if (pg.started) {
       state.postgres = pg.started;
@@ -278,6 +311,7 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
     say(
       `stack up in ${since()}: Kafka 127.0.0.1:${config.kafka.port}, PostgreSQL, Redis ${config.redisUrl}, ` +
         `${built.length} of ${wanted.length} service process(es)${notBuilt.length > 0 ? ` (${notBuilt.length} not built)` : ''}` +
+        `${edges ? `, through the proxy (control http://127.0.0.1:${config.proxy.controlPort})` : ''}` +
         `${zipkin ? `, traces in Zipkin ${zipkin.url}/zipkin/` : ''}. ` +
         '`mfsim stack status` / `mfsim stack down`',
     );

@@ -8,9 +8,15 @@
 import { serviceNodeArgs, startDetachedProcess, zipkinSpansEndpoint } from '@mfsim/stack';
 
 import { ServiceConfig, StackConfig } from './config';
+import { viaProxy } from './proxy';
+import { readState, StackState } from './state';
 
-/** The environment a service process gets. */
-export function serviceEnv(config: StackConfig, service: ServiceConfig, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/**
+ * The environment a service process gets. With `state` (what `up` recorded; read from state.json
+ * when not given, so a process restarted later gets the same): its admin token, and with `--proxies`
+ * its DATABASE_URL, REDIS_URL and KAFKA_BROKERS through its own proxy edges.
+ */
+export function serviceEnv(config: StackConfig, service: ServiceConfig, base: NodeJS.ProcessEnv, state: StackState | undefined = readState(config)): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...base,
     KAFKA_BROKERS: `127.0.0.1:${config.kafka.port}`,
@@ -28,6 +34,14 @@ export function serviceEnv(config: StackConfig, service: ServiceConfig, base: No
     env['OTEL_TRACES_EXPORTER'] = 'zipkin';
     env['OTEL_EXPORTER_ZIPKIN_ENDPOINT'] = zipkinSpansEndpoint(config.zipkin.port);
   }
+  if (state?.adminToken) env['MFSIM_ADMIN_TOKEN'] = state.adminToken;
+  const edges = state?.proxy?.edges ?? {};
+  const pg = edges[`${service.id}->postgres`];
+  const redis = edges[`${service.id}->redis`];
+  const kafka = edges[`${service.id}->kafka`];
+  if (pg) env['DATABASE_URL'] = viaProxy(config.databaseUrl, pg.port);
+  if (redis) env['REDIS_URL'] = viaProxy(config.redisUrl, redis.port);
+  if (kafka) env['KAFKA_BROKERS'] = `127.0.0.1:${kafka.port}`;
   return env;
 }
 

@@ -54,6 +54,31 @@ export interface StackState {
   zipkin?: ZipkinRecord;
   /** Keyed by process id: `<service>` or `<service>-<replica>`. */
   services: Record<string, ServiceRecord>;
+  /**
+   * The admin token the services require for state-changing requests (MFSIM_ADMIN_TOKEN, or one
+   * `up` generated). The file is written mode 0600.
+   */
+  adminToken?: string;
+  /** Set when `up --proxies` started the TCP proxy (then the services reach Kafka, PostgreSQL and Redis through it). */
+  proxy?: ProxyRecord;
+}
+
+/** The proxy process and its edges, `<service id>->postgres|redis|kafka`. */
+export interface ProxyRecord {
+  pid: number;
+  controlPort: number;
+  logFile: string;
+  pidFile: string;
+  edges: Record<string, ProxyEdge>;
+}
+
+export interface ProxyEdge {
+  /** The port on 127.0.0.1 the service connects to. */
+  port: number;
+  /** host:port it forwards to. */
+  upstream: string;
+  /** For a Kafka edge: the broker's extra listener (its name, port) this edge forwards to. */
+  kafkaListener?: { name: string; port: number };
 }
 
 export function readState(config: StackConfig): StackState | undefined {
@@ -69,7 +94,9 @@ export function readState(config: StackConfig): StackState | undefined {
 export function writeState(config: StackConfig, state: StackState): void {
   mkdirSync(config.stackDir, { recursive: true });
   const tmp = `${config.stateFile}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  // Mode 0600: the state holds the admin token.
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, config.stateFile);
 }
 

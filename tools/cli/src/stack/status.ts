@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { checkHealth, isProcessAlive, probeKafka, probePostgres, probeRedis, probeZipkin } from '@mfsim/stack';
+import { checkHealth, isProcessAlive, probeKafka, probePostgres, probeRedis, probeZipkin, ProxyControl } from '@mfsim/stack';
 
 import { hostPort, isLocalHost, SERVICES, ServiceConfig, StackConfig } from './config';
 import { adminUrl, localPostgresPid, ownRedisPid } from './infra';
@@ -107,6 +107,21 @@ export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
       };
     }),
   );
+  if (state?.proxy) {
+    // `up --proxies`: the TCP proxy, its edges and the toxics in force.
+    const proxy = state.proxy;
+    const alive = isProcessAlive(proxy.pid);
+    const list = alive ? await new ProxyControl(`http://127.0.0.1:${proxy.controlPort}`).list().catch(() => undefined) : undefined;
+    const toxics = list ? Object.values(list).flatMap((p) => p.toxics.map((t) => `${p.name}:${t.type}`)) : [];
+    rows.push({
+      component: 'proxy',
+      pid: alive ? String(proxy.pid) : '-',
+      port: String(proxy.controlPort),
+      health: list ? `ok (${Object.keys(list).length} edges; toxics: ${toxics.join(', ') || 'none'})` : alive ? 'control API does not answer' : 'not running',
+      expected: true,
+      healthy: list !== undefined,
+    });
+  }
   return rows;
 }
 
