@@ -62,7 +62,8 @@ function startSdk(env: NodeJS.ProcessEnv, exporter: TraceExporterKind): NodeSDK 
         '@opentelemetry/instrumentation-dns': { enabled: false },
         '@opentelemetry/instrumentation-net': { enabled: false },
         '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (request) => request.url === '/health',
+          // Health checks and Prometheus scrapes are not part of any failure's story.
+          ignoreIncomingRequestHook: (request) => request.url === '/health' || request.url === '/metrics',
         },
       }),
       // Prisma spans (operation level) on top of pg spans (SQL level): both kept on purpose.

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { formatHistoryProblem, parseHistory } from '@mfsim/scenario';
 
 import { scenarioFilesUnder } from '../distributed/scenario-files';
+import { traceUrlTemplate } from '../distributed/trace-link';
 import { checkDatabaseUrl, databaseProblem, DEFAULT_DATABASE_URL, redactUrl } from '../incident/incident-format';
 import type { FaultSpan } from './ui-model';
 import { startUiServer } from './ui-server';
@@ -88,9 +89,6 @@ export function faultSpans(text: string): FaultSpan[] | { problem: string } {
 
 interface StackStateFile {
   databaseUrl?: string;
-  traces?: { url?: string };
-  /** What `mfsim stack up` records about its Zipkin (tools/cli/src/stack/state.ts). */
-  zipkin?: { traceUrl?: string };
 }
 
 function readStackState(env: NodeJS.ProcessEnv): StackStateFile {
@@ -104,13 +102,16 @@ function readStackState(env: NodeJS.ProcessEnv): StackStateFile {
   }
 }
 
-/** The trace link template: MFSIM_TRACE_URL, else the stack's Zipkin (zipkin.traceUrl) or traces.url, else none. */
-export function traceTemplate(env: NodeJS.ProcessEnv, state: StackStateFile): string | null {
-  const t = env['MFSIM_TRACE_URL']?.trim();
-  if (t) return t;
-  const u = state.zipkin?.traceUrl?.trim() || state.traces?.url?.trim();
-  if (!u) return null;
-  return u.includes('{traceId}') ? u : `${u.replace(/\/$/, '')}/zipkin/traces/{traceId}`;
+/**
+ * The trace link template: the one `mfsim scenario run` and `mfsim incident` use
+ * (distributed/trace-link.ts: MFSIM_TRACE_URL, else the Zipkin `mfsim stack up` started), or null.
+ */
+export function traceTemplate(env: NodeJS.ProcessEnv): string | null {
+  try {
+    return traceUrlTemplate(env) ?? null;
+  } catch (err) {
+    throw new UiProblem((err as Error).message);
+  }
 }
 
 class UiProblem extends Error {}
@@ -158,7 +159,7 @@ export async function runUiCommand(args: string[], env: NodeJS.ProcessEnv = proc
       const bad = checkDatabaseUrl(url);
       if (bad) throw new UiProblem(bad);
       try {
-        source = await PgSource.open({ databaseUrl: url, traceTemplate: traceTemplate(env, state) });
+        source = await PgSource.open({ databaseUrl: url, traceTemplate: traceTemplate(env) });
       } catch (err) {
         throw new UiProblem(err instanceof SchemaTooOldError ? `the database at ${redactUrl(url)}: ${err.message}` : databaseProblem(err, url).message);
       }

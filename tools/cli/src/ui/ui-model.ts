@@ -8,6 +8,8 @@
 import { decodeJson, hex, KERNEL_FUNCTION, MF, ownerOf, type CallRecord, type OpName, type TraceCall } from '@mfsim/kernel-model';
 import { renderTrace } from '@mfsim/scenario';
 
+import { traceUrl as incidentTraceUrl } from '../distributed/trace-link';
+
 export const SERVICES = ['pmem-driver', 'dax-core', 'dm-mapper', 'xfs-fs', 'mm-process'] as const;
 const SERVICE_OF: Readonly<Record<string, string>> = { pmem: 'pmem-driver', dax: 'dax-core', dm: 'dm-mapper', xfs: 'xfs-fs', mm: 'mm-process' };
 
@@ -376,11 +378,9 @@ export function isIncidentId(text: string): boolean {
   return UUID.test(text);
 }
 
-/** The trace link of an incident: its trace id is its uuid without dashes. */
+/** The trace link of an incident (its trace id is its uuid without dashes), or null. */
 export function traceUrl(template: string | null, incidentId: string): string | null {
-  if (!template) return null;
-  const traceId = incidentId.replace(/-/g, '').toLowerCase();
-  return template.includes('{traceId}') ? template.split('{traceId}').join(traceId) : `${template.replace(/\/$/, '')}/${traceId}`;
+  return template ? (incidentTraceUrl(template, incidentId) ?? null) : null;
 }
 
 /** A summary row of the list. */

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -193,12 +194,17 @@ describe('trace links, arguments and histories', () => {
     assert.equal(traceUrl(null, '3f2b9c1e-8d4a-4b7e-9a61-0c5d2e7f4a10'), null);
   });
 
-  it('MFSIM_TRACE_URL wins over the stack state, which wins over nothing', () => {
-    assert.equal(traceTemplate({ MFSIM_TRACE_URL: 'http://j/{traceId}' }, { traces: { url: 'http://z:9411' } }), 'http://j/{traceId}');
-    assert.equal(traceTemplate({}, { traces: { url: 'http://z:9411' } }), 'http://z:9411/zipkin/traces/{traceId}');
-    assert.equal(traceTemplate({}, {}), null);
-    // What `mfsim stack up` records when it started Zipkin.
-    assert.equal(traceTemplate({}, { zipkin: { traceUrl: 'http://127.0.0.1:19411/zipkin/traces/{traceId}' } }), 'http://127.0.0.1:19411/zipkin/traces/{traceId}');
+  it('takes its trace template where the CLI does: MFSIM_TRACE_URL, else the Zipkin of the stack, else none', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mfsim-ui-stack-'));
+    try {
+      assert.equal(traceTemplate({ MFSIM_STACK_DIR: dir }), null);
+      writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ zipkin: { traceUrl: 'http://127.0.0.1:19411/zipkin/traces/{traceId}' } }));
+      assert.equal(traceTemplate({ MFSIM_STACK_DIR: dir }), 'http://127.0.0.1:19411/zipkin/traces/{traceId}');
+      assert.equal(traceTemplate({ MFSIM_STACK_DIR: dir, MFSIM_TRACE_URL: 'http://j/{traceId}' }), 'http://j/{traceId}');
+      assert.throws(() => traceTemplate({ MFSIM_STACK_DIR: dir, MFSIM_TRACE_URL: 'http://j/' }), /MFSIM_TRACE_URL.*\{traceId\}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses the command line and refuses a bad port', () => {
