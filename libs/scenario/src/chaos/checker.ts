@@ -215,7 +215,15 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
       anomalies.push({ name: 'duplicate-signal', field: 'signals', detail: `${describeSignalKey(key)} sent ${times(n)}, the model sends it ${times(m)}` });
   }
 
-  const mismatches: Mismatch[] = compareOutcome(expectFromModel(model), { ...state, signals: kept });
+  // Concurrent operations complete in any order: the action results (one per poisoned pfn) are
+  // compared as a multiset, as the signals are (docs/chaos-history.md).
+  const byPfn = <T extends { pfn: bigint; type: string; result: unknown }>(xs: readonly T[]): T[] =>
+    [...xs].sort((a, b) => (a.pfn < b.pfn ? -1 : a.pfn > b.pfn ? 1 : `${a.type}${String(a.result)}`.localeCompare(`${b.type}${String(b.result)}`)));
+  const mismatches: Mismatch[] = compareOutcome(expectFromModel({ ...model, actionResults: byPfn(model.actionResults) }), {
+    ...state,
+    signals: kept,
+    actionResults: byPfn(state.actionResults),
+  });
   // Pages the stack poisoned that the model never touches.
   const modelPages = new Set(model.pages.map((p) => p.pfn));
   for (const p of state.pages)
