@@ -33,6 +33,7 @@ import {
   type InjectionRc,
   type IncidentRecord,
   type InjectionSpec,
+  type RootResult,
 } from '@mfsim/scenario';
 
 import type { StackConfig } from '../stack/config';
@@ -303,7 +304,22 @@ export async function runPlan(plan: Plan, target: RunTarget, opts: RunOptions): 
       ops.push(op);
       write({ type: 'op', phase: 'invoke', time: op.invoke, injection: inj.id, incident });
       const call = injectionCall(built.scenario, inj);
-      return cluster.call(incident, call.op, call.args, call.ctx).then(
+      // A send that fails (the broker is down) is tried again under the same incident id until the
+      // call timeout: the services answer a repeated call from their records, so it cannot run twice.
+      const giveUp = Date.now() + plan.limits.callTimeoutMs;
+      const attempt = async (): Promise<RootResult> => {
+        for (;;) {
+          try {
+            return await cluster.call(incident, call.op, call.args, call.ctx);
+          } catch (e) {
+            const timedOut = e instanceof ClusterError && / did not finish within /.test(e.message);
+            const refused = e instanceof ClusterError && e.message.startsWith('the services refused');
+            if (timedOut || refused || signal.aborted || Date.now() > giveUp) throw e;
+            await sleep(1000);
+          }
+        }
+      };
+      return attempt().then(
         async (r) => {
           const rc: InjectionRc = r.panic !== undefined ? 'PANIC' : (r.result as InjectionRc);
           op.done = now();
