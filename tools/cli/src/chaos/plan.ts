@@ -320,6 +320,7 @@ export function buildRun(plan: Plan): BuiltRun {
   const unbinds = [...plan.workload.unbinds].sort((a, b) => a.after - b.after);
   let storm = 0;
   let cursor = 0;
+  let madvises = 0;
   const sendUnbinds = (upTo: number) => {
     while (unbinds.length > 0 && (unbinds[0] as UnbindSpec).after <= upTo) {
       const u = unbinds.shift() as UnbindSpec;
@@ -340,7 +341,10 @@ export function buildRun(plan: Plan): BuiltRun {
     switch (kind) {
       case 'madvise': {
         const nextPfn = mapped.get(`${who.pid} ${who.addr + 4096n}`);
-        const two = plan.workload.multiPage > 0 && prng.int(1, 100) <= plan.workload.multiPage && nextPfn !== undefined && !used.has(nextPfn);
+        // Every (100/multiPage)-th madvise covers two pages (when the next page is free).
+        madvises++;
+        const wantTwo = plan.workload.multiPage > 0 && Math.floor((madvises * plan.workload.multiPage) / 100) > Math.floor(((madvises - 1) * plan.workload.multiPage) / 100);
+        const two = wantTwo && nextPfn !== undefined && !used.has(nextPfn);
         if (two) used.add(nextPfn);
         add(`madvise: { pid: ${who.pid}, addr: ${hex(who.addr)}, pages: ${two ? 2 : 1} }`);
         poisoned.push(who);

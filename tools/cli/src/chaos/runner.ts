@@ -60,7 +60,7 @@ export interface RunOptions {
   /** How often to print progress and sample the lag (ms). */
   readonly tickMs?: number;
   /** Called after an operation completed ok (tests break the stack on purpose here). */
-  readonly afterOk?: (op: { injection: string; incident: string; run: string }) => Promise<void>;
+  readonly afterOk?: (op: { injection: string; incident: string; run: string; resend: () => Promise<RootResult> }) => Promise<void>;
 }
 
 export interface OpTiming {
@@ -325,7 +325,7 @@ export async function runPlan(plan: Plan, target: RunTarget, opts: RunOptions): 
           op.done = now();
           op.phase = 'ok';
           write({ type: 'op', phase: 'ok', time: op.done, injection: inj.id, incident, rc });
-          await opts.afterOk?.({ injection: inj.id, incident, run: cluster.run });
+          await opts.afterOk?.({ injection: inj.id, incident, run: cluster.run, resend: () => cluster.call(incident, call.op, call.args, call.ctx) });
         },
         (e: Error) => {
           op.done = now();
