@@ -11,7 +11,7 @@ import { stackStatus } from './status';
 export { loadStackConfig, parseReplicas, SERVICES, StackError } from './config';
 export type { StackConfig } from './config';
 
-const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
+const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--own-postgres] [--timeout SECONDS]
        mfsim stack status
        mfsim stack down
 
@@ -21,6 +21,8 @@ const USAGE = `usage: mfsim stack up [--no-services] [--replicas SERVICE=N[,SERV
           and the services; wait for every /health
             --replicas xfs-fs=2,mm-process=2   N processes of a service, one consumer group
             --redis-url URL                    use that Redis instead of starting one
+            --own-postgres                     run a PostgreSQL of its own (127.0.0.1:$MFSIM_POSTGRES_PORT,
+                                               default 15432, data .mfsim/stack/pg) that chaos plans may fault
   status  one line per component and service process: pid, port, health (exit 1 if something
           expected is down)
   down    stop what up started (services, Kafka, its Redis; PostgreSQL only if up started it)
@@ -52,6 +54,7 @@ export function parseUp(args: string[]): UpArgs {
       opts.load.timeoutMs = s * 1000;
     } else if (flag === '--replicas') opts.load.replicas = next();
     else if (flag === '--redis-url') opts.load.redisUrl = next();
+    else if (flag === '--own-postgres') opts.load.ownPostgres = true;
     else throw new StackError(`unknown option for stack up: ${a}\n${USAGE}`, 2);
   }
   return opts;

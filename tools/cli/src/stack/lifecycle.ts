@@ -28,6 +28,7 @@ import {
 import { SERVICES, ServiceConfig, ServiceName, StackConfig, StackError } from './config';
 import { adminUrl, ensurePostgres, ensureRedis, stopPostgres, stopRedis } from './infra';
 import { applyMigrations, createStackTopics, ensureJars, loadAllTopics, startStackKafka } from './kafka';
+import { startOwnPostgres, stopOwnPostgres } from './own-postgres';
 import { startService } from './services';
 import { readPidFile, readState, removeFile, StackState, writePidFile, writeState } from './state';
 
@@ -42,6 +43,7 @@ export function livePids(state: StackState): { name: string; pid: number }[] {
   for (const [name, rec] of Object.entries(state.services)) if (rec && isProcessAlive(rec.pid)) out.push({ name, pid: rec.pid });
   if (state.kafka && isProcessAlive(state.kafka.pid)) out.push({ name: 'kafka', pid: state.kafka.pid });
   if (state.redis && isProcessAlive(state.redis.pid)) out.push({ name: 'redis', pid: state.redis.pid });
+  if (state.ownPostgres && isProcessAlive(state.ownPostgres.pid)) out.push({ name: 'postgres', pid: state.ownPostgres.pid });
   return out;
 }
 
@@ -118,6 +120,11 @@ export async function stopRecorded(config: StackConfig, state: StackState, say: 
     say(`${label('redis')} ${await stopRedis(state.redis)}`);
     removeFile(state.redis.pidFile);
     delete state.redis;
+    writeState(config, state);
+  }
+  if (state.ownPostgres) {
+    say(`${label('postgres')} ${await stopOwnPostgres(state.ownPostgres)}`);
+    delete state.ownPostgres;
     writeState(config, state);
   }
   if (state.postgres?.startedByUs) {
@@ -213,12 +220,19 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
   kafkaStart.catch(() => undefined); // awaited below, or settled in the rollback
 
   try {
-    const pg = await ensurePostgres(config);
-    if (pg.started) {
-      state.postgres = pg.started;
+    if (config.ownPostgres) {
+      const own = await startOwnPostgres(config);
+      state.ownPostgres = own;
       writeState(config, state);
+      ready('postgres', `own server 127.0.0.1:${own.port} pid ${own.pid} (data ${path.relative(config.root, own.dataDir)})`);
+    } else {
+      const pg = await ensurePostgres(config);
+      if (pg.started) {
+        state.postgres = pg.started;
+        writeState(config, state);
+      }
+      ready('postgres', pg.line);
     }
-    ready('postgres', pg.line);
     const redis = await ensureRedis(config);
     if (redis.started) {
       state.redis = redis.started;

@@ -63,6 +63,9 @@ interface Snapshot {
   readonly argv: string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The user it ran as (PostgreSQL runs as `postgres` when the stack runs as root). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 function snapshot(pid: number): Snapshot {
@@ -73,7 +76,10 @@ function snapshot(pid: number): Snapshot {
     const eq = kv.indexOf('=');
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  return { argv, cwd, env };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+  const gid = Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]);
+  return { argv, cwd, env, ...(Number.isInteger(uid) && uid !== process.getuid?.() ? { uid, gid } : {}) };
 }
 
 /** Starts argv detached in its own session, its output appended to `logFile`. */
@@ -82,7 +88,7 @@ function respawn(s: Snapshot, logFile: string): number {
   const out = openSync(logFile, 'a');
   try {
     const [command, ...args] = s.argv as [string, ...string[]];
-    const child = spawn(command, args, { cwd: s.cwd, env: s.env, stdio: ['ignore', out, out], detached: true });
+    const child = spawn(command, args, { cwd: s.cwd, env: s.env, stdio: ['ignore', out, out], detached: true, ...(s.uid !== undefined ? { uid: s.uid, gid: s.gid } : {}) });
     child.once('error', () => undefined);
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
@@ -168,6 +174,12 @@ export function stackProcesses(config: StackConfig, current: () => StackState): 
         const s = snapshots.get(target);
         if (!s) throw new Error(`no snapshot of ${target} to restart it from`);
         pid = respawn(s, p.logFile);
+        // A killed postmaster's backends may still hold its shared memory for a moment: try again.
+        for (let i = 0; p.role === 'postgres' && i < 20; i++) {
+          await sleep(500);
+          if (isProcessAlive(pid)) break;
+          pid = respawn(s, p.logFile);
+        }
       }
       record(target, pid);
       while (!(await answers(target, 1500))) {
