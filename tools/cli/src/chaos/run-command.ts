@@ -34,6 +34,11 @@ ${FAULT_KINDS.map((k) => `  ${k.kind.padEnd(12)} ${k.summary}`).join('\n')}
 
 Named plans: scenarios/chaos/plans/ (README there).`;
 
+/** `FILE: field: problem`, or `FILE: problem` for the file as a whole. */
+function planProblem(file: string, e: PlanError): string {
+  return `${file}: ${e.field === '' ? e.message.replace(/^: /, '') : e.message}`;
+}
+
 function fail(message: string): number {
   process.stderr.write(`mfsim chaos run: ${message}\n`);
   return 2;
@@ -64,7 +69,7 @@ export async function runChaosRun(args: string[]): Promise<number> {
   try {
     plan = readPlan(planFile);
   } catch (e) {
-    if (e instanceof PlanError) return fail(`${planFile}: ${e.message}`);
+    if (e instanceof PlanError) return fail(planProblem(planFile, e));
     throw e;
   }
   if (seed !== undefined) plan = { ...plan, seed };
@@ -129,7 +134,7 @@ export async function runChaosRun(args: string[]): Promise<number> {
     );
     return result.check.ok ? 0 : 1;
   } catch (e) {
-    if (e instanceof PlanError) return fail(`${planFile}: ${e.message}`);
+    if (e instanceof PlanError) return fail(planProblem(planFile, e));
     if (e instanceof ClusterError || e instanceof StackError) return fail(e.message);
     throw e;
   } finally {
