@@ -212,7 +212,7 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
   const clash = services.find((s) => taken.has(s.port));
   if (clash) throw new StackError(`${clash.id} would listen on ${clash.port}, which ${taken.get(clash.port)} uses: set MFSIM_HTTP_PORT_BASE`, 2);
 
-  const pgPort = port(env, 'MFSIM_POSTGRES_PORT', 15432);
+  const pgPort = opts.ownPostgres ? port(env, 'MFSIM_POSTGRES_PORT', 15432) : 15432;
   const ownPostgres = opts.ownPostgres ? { port: pgPort, dataDir: path.join(stackDir, 'pg'), logFile: path.join(stackDir, 'postgres.log') } : undefined;
   const givenDb = url(env, 'DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/mfsim', ['postgresql:', 'postgres:']);
   return {
