@@ -122,6 +122,27 @@ describe('chaos plans: generated topology and workload', () => {
     assert.ok(run.scenario.injections.length <= 32 && run.scenario.injections.length >= 16, String(run.scenario.injections.length));
   });
 
+  it('repeat: a storm bigger than the pages sends them again in rounds, each after a barrier', () => {
+    const p = parsePlan({ ...base, topology: { generate: { devices: ['pmem'], files: 2, pages: 4 } }, workload: { injections: 20, inflight: 4, kinds: ['corruptPfn'], repeat: true } }, FILE);
+    const run = buildRun(p);
+    assert.equal(run.scenario.injections.length, 8);
+    const sends = run.steps.filter((s) => s.kind === 'send');
+    assert.equal(sends.length, 20);
+    // Rounds of the 8 distinct injections: i1..i8, a barrier, i1..i8 again, a barrier, i1..i4.
+    assert.deepEqual(
+      run.steps.map((s) => (s.kind === 'send' ? s.injection : '|')).join(' '),
+      'i1 i2 i3 i4 i5 i6 i7 i8 | i1 i2 i3 i4 i5 i6 i7 i8 | i1 i2 i3 i4',
+    );
+    const without = buildRun({ ...p, workload: { ...p.workload, repeat: false } });
+    assert.equal(without.steps.filter((s) => s.kind === 'send').length, 8);
+  });
+
+  it('a storm never injects more pages than a scenario may', () => {
+    const p = parsePlan({ ...base, topology: { generate: { devices: ['pmem', 'pmem'], files: 80, pages: 64, faulted: false } }, workload: { injections: 9000, kinds: ['corruptPfn'] } }, FILE);
+    assert.ok(buildRun(p).scenario.injections.length <= 8192);
+    assert.throws(() => buildRun({ ...p, workload: { ...p.workload, kinds: ['madvise'] } }), /madvise need pages faulted in/);
+  });
+
   it('an unbind goes alone between barriers, unless it races', () => {
     const p = plan({ unbinds: [{ device: 'pmem0', after: 10, race: false }] });
     const steps = buildRun(p).steps;

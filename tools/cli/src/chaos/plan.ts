@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { Prng } from '@mfsim/kernel-model';
-import { parseScenario, runScenario, type Scenario } from '@mfsim/scenario';
+import { parseScenario, runScenario, SCENARIO_LIMITS, type Scenario } from '@mfsim/scenario';
 import { parse as parseYaml } from 'yaml';
 
 import { PlanError, type FaultSpec } from './nemesis/fault';
@@ -62,6 +62,12 @@ export interface Plan {
     readonly accesses: number;
     /** Pause between two sends (ms), to stretch a small workload over the fault windows. */
     readonly intervalMs: number;
+    /**
+     * When the storm asks for more injections than the topology has pages (or a scenario may
+     * inject), send the storm's injections again, round after round (default false: the storm
+     * stops at the last fresh page).
+     */
+    readonly repeat: boolean;
   };
   readonly faults: FaultSpec[];
   readonly limits: { readonly durationMs: number; readonly callTimeoutMs: number; readonly resendMs: number; readonly drainMs: number };
@@ -140,7 +146,8 @@ export function parsePlan(raw: unknown, file: string): Plan {
 
   const w = raw.workload ?? {};
   if (!isObj(w)) throw new PlanError('workload', 'must be a mapping');
-  keys(w, 'workload', ['injections', 'inflight', 'kinds', 'multiPage', 'unbinds', 'accesses', 'interval']);
+  keys(w, 'workload', ['injections', 'inflight', 'kinds', 'multiPage', 'unbinds', 'accesses', 'interval', 'repeat']);
+  if (w.repeat !== undefined && typeof w.repeat !== 'boolean') throw new PlanError('workload.repeat', 'must be true or false');
   const kinds = w.kinds ?? [...INJECTION_KINDS];
   if (!Array.isArray(kinds) || kinds.length === 0 || !kinds.every((k) => (INJECTION_KINDS as readonly unknown[]).includes(k)))
     throw new PlanError('workload.kinds', `must be a non-empty list of ${INJECTION_KINDS.join(', ')}`);
@@ -162,6 +169,7 @@ export function parsePlan(raw: unknown, file: string): Plan {
     unbinds,
     accesses: int(w, 'accesses', 'workload.', 0, 0, 100_000),
     intervalMs: duration(w.interval, 'workload.interval', 0),
+    repeat: w.repeat === true,
   };
 
   const fr = raw.faults ?? [];
@@ -347,10 +355,15 @@ export function buildRun(plan: Plan): BuiltRun {
       if (!u.race) steps.push({ kind: 'barrier' });
     }
   };
+  // A scenario injects at most SCENARIO_LIMITS.injectedPages pages; the rest of a bigger storm
+  // sends the same injections again (after a barrier: each page is poisoned before it is hit again).
+  const pageBudget = SCENARIO_LIMITS.injectedPages - plan.workload.unbinds.length - plan.workload.accesses;
+  let pagesUsed = 0;
+  const stormIds: string[] = [];
   while (storm < plan.workload.injections) {
     sendUnbinds(storm);
     while (cursor < pfns.length && used.has(pfns[cursor] as bigint)) cursor++;
-    if (cursor >= pfns.length) break; // every mapped page has been used: the storm is as big as the topology allows
+    if (cursor >= pfns.length || pagesUsed + 2 > pageBudget) break; // the storm is as big as the topology (and a scenario) allows
     const pfn = pfns[cursor] as bigint;
     used.add(pfn);
     const owners = byPfn.get(pfn) as { pid: number; addr: bigint }[];
@@ -364,6 +377,7 @@ export function buildRun(plan: Plan): BuiltRun {
         const wantTwo = plan.workload.multiPage > 0 && Math.floor((madvises * plan.workload.multiPage) / 100) > Math.floor(((madvises - 1) * plan.workload.multiPage) / 100);
         const two = wantTwo && nextPfn !== undefined && !used.has(nextPfn);
         if (two) used.add(nextPfn);
+        pagesUsed += two ? 2 : 1;
         add(`madvise: { pid: ${who.pid}, addr: ${hex(who.addr)}, pages: ${two ? 2 : 1} }`);
         poisoned.push(who);
         break;
@@ -376,7 +390,17 @@ export function buildRun(plan: Plan): BuiltRun {
         add(`${kind}: { pfn: ${hex(pfn)} }`);
         poisoned.push(...owners);
     }
+    if (kind !== 'madvise') pagesUsed++;
+    stormIds.push(`i${n}`);
     storm++;
+  }
+  if (storm < plan.workload.injections && stormIds.length > 0 && plan.workload.repeat) {
+    steps.push({ kind: 'barrier' });
+    for (let k = 0; storm < plan.workload.injections; k++, storm++) {
+      sendUnbinds(storm);
+      steps.push({ kind: 'send', injection: stormIds[k % stormIds.length] as string });
+      if ((k + 1) % stormIds.length === 0) steps.push({ kind: 'barrier' });
+    }
   }
   sendUnbinds(Number.MAX_SAFE_INTEGER);
   if (plan.workload.accesses > 0 && poisoned.length > 0) {
