@@ -4,6 +4,7 @@
  *   - the short named plan (scenarios/chaos/plans/ci-short.yaml): injections of every kind in
  *     flight together, xfs-fs SIGKILLed mid-flight and restarted; the history is complete, the
  *     fault's effect was seen, and the checker passes;
+ *   - interrupted in a fault window (Ctrl-C): the fault is healed and the history still complete;
  *   - the checker can fail: a real run is made to go wrong on purpose — an access's call record is
  *     deleted from mm-process's store and the call delivered again, past its dedup record — and the
  *     checker names it duplicate-signal.
@@ -94,6 +95,35 @@ describe('mfsim chaos run against real services', { timeout: 600_000 }, () => {
     const rep = writeReport({ plan: plan.name, planFile: plan.file, seed: plan.seed, command: 'test', historyFile: result.historyFile, check: result.check, ops: result.ops, lag: result.lag, faults: result.faults, wallMs: result.wallMs, setupMs: result.setupMs, interrupted: false });
     assert.match(readFileSync(rep.svg, 'utf8'), /^<svg[^>]*>[\s\S]*kill xfs-fs[\s\S]*<\/svg>\n$/);
     assert.match(readFileSync(rep.md, 'utf8'), /\| kill xfs-fs \| \d+ \| \d+ \| \d+ \| xfs-fs pid/);
+  });
+
+  it('interrupted (Ctrl-C) in a fault window: the fault is healed, no new injection, the history is complete', async () => {
+    const s = stack as TestStack;
+    const plan = readPlan(path.join(REPO_ROOT, 'scenarios/chaos/plans/ci-short.yaml'));
+    const outDir = mkdtempSync(path.join(tmpdir(), 'mfsim-chaos-run-'));
+    dirs.push(outDir);
+    const abort = new AbortController();
+    const killedPid = s.service('xfs-fs').child.pid;
+    const lines: string[] = [];
+    const result = await runPlan(plan, target, {
+      outDir,
+      say: (l) => {
+        lines.push(l);
+        // Interrupt as soon as the kill has been seen to take effect.
+        if (/kill xfs-fs took effect/.test(l)) abort.abort();
+      },
+      signal: abort.signal,
+    });
+    assert.equal(result.interrupted, true);
+    // Healed: xfs-fs runs again (a new process) and answers.
+    assert.notEqual(s.service('xfs-fs').child.pid, killedPid);
+    assert.equal((await checkHealth(s.service('xfs-fs').port, 3000)).status, 200, lines.join('\n'));
+    const parsed = parseHistory(readFileSync(result.historyFile, 'utf8'));
+    assert.ok(parsed.ok, 'the history has its final line');
+    const phases = parsed.history.events.filter((e) => e.type === 'fault').map((e) => (e.type === 'fault' ? e.phase : ''));
+    assert.deepEqual(phases, ['start', 'effect', 'end']);
+    assert.ok(result.ops.length < 14, `${result.ops.length} operations sent: the interrupt stopped the workload`);
+    assert.ok(result.ops.every((o) => o.phase !== null), 'every operation sent has completed');
   });
 
   it('the checker can fail: a delivery replayed past its dedup record is a duplicate-signal', async () => {
