@@ -20,7 +20,7 @@ function yamlFiles(dir: string): string[] {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
-      if (name !== 'invalid') out.push(...yamlFiles(p));
+      if (name !== 'invalid' && name !== 'chaos') out.push(...yamlFiles(p)); // chaos/: plans and histories
     } else if (/\.ya?ml$/.test(name)) out.push(p);
   }
   return out;

@@ -121,8 +121,25 @@ export interface DistributedRunOptions {
   readonly onInjection?: (run: InjectionRun) => void;
 }
 
-/** Runs a scenario through a cluster and compares its outcome with `expect`, as `runScenario` does. */
-export async function runScenarioDistributed(scenario: Scenario, cluster: Cluster, options: DistributedRunOptions = {}): Promise<ScenarioRun> {
+/** A scenario set up on a cluster: the machine given to the hosts and its set-up calls made. */
+export interface DistributedBoot {
+  readonly mounts: Map<string, MountOutcome>;
+  readonly setupTraces: TraceCall[];
+}
+
+/**
+ * Sets a scenario's machine up on a cluster (the hosts' state, then the set-up calls: mounts,
+ * faults of the mappings), without its injections. `runScenarioDistributed` then sends them one
+ * at a time; `mfsim chaos run` sends many at once.
+ */
+export async function bootDistributed(
+  scenario: Scenario,
+  cluster: Cluster,
+  options: Pick<DistributedRunOptions, 'ids' | 'onSetup'> & {
+    /** Page faults of the mappings sent this many at a time (only where their order does not matter: no page shared by two mappings). Default 1. */
+    readonly setupInflight?: number;
+  } = {},
+): Promise<DistributedBoot> {
   const ids = options.ids ?? randomRunIds;
   if (scenario.unbindStrategy !== undefined && scenario.unbindStrategy !== 'rmap') {
     // The other walks read the whole rmap in memory, which xfs-fs does not hold (it reads it from PostgreSQL).
@@ -133,11 +150,23 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
   const mounts = new Map<string, MountOutcome>();
   const setupTraces: TraceCall[] = [];
   let n = 0;
+  /** Page faults sent together (setupInflight > 1), awaited before any other set-up call. */
+  const faulting = new Set<Promise<void>>();
+  const inflight = Math.max(1, options.setupInflight ?? 1);
   for (const call of plan.setupCalls) {
     options.onSetup?.(n, plan.setupCalls.length);
     if (call.op === 'mm.userFault' && call.fs !== undefined && mounts.get(call.fs)?.mountError) continue;
     const id = ids.incidentId();
     n++;
+    if (inflight > 1 && call.op === 'mm.userFault') {
+      while (faulting.size >= inflight) await Promise.race(faulting);
+      const p: Promise<void> = cluster.call(id, call.op, call.args, call.ctx).then(() => {
+        faulting.delete(p);
+      });
+      faulting.add(p);
+      continue;
+    }
+    await Promise.all(faulting);
     const r = await cluster.call(id, call.op, call.args, call.ctx);
     const trace = traceFromRecords(id, await cluster.records(id));
     if (trace) setupTraces.push(trace);
@@ -145,6 +174,14 @@ export async function runScenarioDistributed(scenario: Scenario, cluster: Cluste
       mounts.set(call.fs, { mountError: (r.result as { mountError: MountOutcome['mountError'] } | undefined)?.mountError ?? null });
     }
   }
+  await Promise.all(faulting);
+  return { mounts, setupTraces };
+}
+
+/** Runs a scenario through a cluster and compares its outcome with `expect`, as `runScenario` does. */
+export async function runScenarioDistributed(scenario: Scenario, cluster: Cluster, options: DistributedRunOptions = {}): Promise<ScenarioRun> {
+  const ids = options.ids ?? randomRunIds;
+  const { mounts, setupTraces } = await bootDistributed(scenario, cluster, options);
 
   const runs: InjectionRun[] = [];
   const rcs: Record<string, { rc: InjectionRc }> = {};

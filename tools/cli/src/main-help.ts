@@ -13,6 +13,7 @@ usage:
   mfsim scenario check FILE|DIR...
   mfsim stack up|down|status
   mfsim incident list|show
+  mfsim chaos run PLAN.yaml [--out DIR] [--seed N]
   mfsim chaos check [--json] HISTORY
   mfsim ui [--port N] [--scenario FILE|DIR]... [--history FILE]
   mfsim --version | --help
@@ -21,7 +22,7 @@ commands:
   scenario   run or validate scenario files (mfsim scenario --help)
   stack      a local Kafka, PostgreSQL, Redis and the five services (mfsim stack --help)
   incident   the incidents the stack journaled and their call trees (mfsim incident --help)
-  chaos      check the history of a chaos run against the model (mfsim chaos --help)
+  chaos      run a chaos plan against the stack; check a history against the model (mfsim chaos --help)
   ui         a web page of the incidents, live, as waterfalls across the services (mfsim ui --help)
 
 options:
@@ -266,19 +267,42 @@ examples:
   mfsim ui --scenario scenarios/examples --port 7401`,
 
   chaos: `usage:
+  mfsim chaos run PLAN.yaml [--out DIR] [--seed N]
   mfsim chaos check [--json] HISTORY
 
 subcommands:
+  run     run a plan (topology, workload, faults) against the stack of mfsim stack up, record
+          its history, check it and write the report (mfsim chaos run --help)
   check   check a recorded chaos history against the embedded model (mfsim chaos check --help)
 
 A history is a JSON Lines file (docs/chaos-history.md): the run, the operations (invoke, then ok,
 fail or info), the faults (start, effect, end), consumer-lag samples and the final state.
-\`mfsim chaos run PLAN.yaml\`, which injects the faults and records the history, is still to come.
+Named plans: scenarios/chaos/plans/.
 
 exit status: 0 no anomaly, 1 an anomaly, 2 wrong usage or a history that cannot be read.
 
-example:
+examples:
+  mfsim chaos run scenarios/chaos/plans/kill-each-service.yaml
   mfsim chaos check scenarios/chaos/histories/clean.jsonl`,
+
+  'chaos run': `usage: mfsim chaos run PLAN.yaml [--out DIR] [--seed N]
+
+Runs a chaos plan (scenarios/chaos/plans/, README there) against the stack of mfsim stack up: sets
+its machine up, sends its injections (several in flight), injects its faults on schedule (kill,
+pause: any service or replica, kafka, redis, postgres with stack up --own-postgres), samples the
+consumer lag, writes DIR/history.jsonl as it happens, then checks it against the embedded model
+(as mfsim chaos check) and writes DIR/report.md, report.json and report.svg. Ctrl-C: no new
+injection, the faults are healed, the run is still checked.
+
+options:
+  --out DIR     where the history and the report go (default .mfsim/chaos/<plan>-<time>)
+  --seed N      override the plan's seed
+  -h, --help    this text
+
+exit status: 0 no anomaly, 1 an anomaly, 2 a bad plan (one line naming the field) or no stack.
+
+example:
+  mfsim chaos run scenarios/chaos/plans/kill-each-service.yaml`,
 
   'chaos check': `usage: mfsim chaos check [--json] HISTORY
 
@@ -294,7 +318,8 @@ and compares each rc and the final state. Prints one line per anomaly, by name:
   lag-not-drained         a consumer group's last lag sample is not 0
   fault-not-effective     a fault with a start but no effect line
   too-many-indeterminate  more than 12 info/unfinished operations to explore
-then each fault's recovery time (its end → every group's lag 0 and no incident open) and a
+then each fault's recovery time (its end → the operations invoked before it done and every
+group's lag back at its level before the fault) and a
 PASS/FAIL summary line. The scenario is the run line's text, or its file (relative to the
 history's directory, else to the current one).
 

@@ -17,6 +17,7 @@ const REPO = join(__dirname, '../../../..');
 const FILE = 'scenarios/examples/03-reflinked-block-two-owners.yaml';
 const TEXT = readFileSync(join(REPO, FILE), 'utf8');
 const INC = '11111111-1111-4111-8111-111111111111';
+const INC2 = '22222222-2222-4222-8222-222222222222';
 
 type Line = Record<string, unknown>;
 
@@ -157,6 +158,18 @@ describe('checkHistory', () => {
     assert.deepEqual(names(r), ['unfinished']);
     // Never completed: the recovery never came.
     assert.equal(r.recovery[0]?.ms, null);
+  });
+
+  it('measures recovery against the lag before the fault, not against operations invoked after its end', () => {
+    const lines = cleanLines();
+    // Lag 2 before the fault (a workload in flight) is the level to come back to; an operation
+    // invoked after the fault ended, still open later, does not hold the recovery back.
+    lines.splice(1, 1, { type: 'lag', time: 0, group: 'mm', lag: 2 });
+    const i = lines.findIndex((l) => l.type === 'op' && l.phase === 'ok');
+    lines.splice(i + 1, 0, { type: 'lag', time: 160, group: 'mm', lag: 2 }, { type: 'op', phase: 'invoke', time: 165, injection: 'i1', incident: INC2 });
+    lines.splice(lines.length - 1, 0, { type: 'op', phase: 'info', time: 400, injection: 'i1', incident: INC2 });
+    const r = check(lines);
+    assert.equal(r.recovery[0]?.ms, 60);
   });
 
   it('reports lag that did not drain', () => {

@@ -215,7 +215,15 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
       anomalies.push({ name: 'duplicate-signal', field: 'signals', detail: `${describeSignalKey(key)} sent ${times(n)}, the model sends it ${times(m)}` });
   }
 
-  const mismatches: Mismatch[] = compareOutcome(expectFromModel(model), { ...state, signals: kept });
+  // Concurrent operations complete in any order: the action results (one per poisoned pfn) are
+  // compared as a multiset, as the signals are (docs/chaos-history.md).
+  const byPfn = <T extends { pfn: bigint; type: string; result: unknown }>(xs: readonly T[]): T[] =>
+    [...xs].sort((a, b) => (a.pfn < b.pfn ? -1 : a.pfn > b.pfn ? 1 : `${a.type}${String(a.result)}`.localeCompare(`${b.type}${String(b.result)}`)));
+  const mismatches: Mismatch[] = compareOutcome(expectFromModel({ ...model, actionResults: byPfn(model.actionResults) }), {
+    ...state,
+    signals: kept,
+    actionResults: byPfn(state.actionResults),
+  });
   // Pages the stack poisoned that the model never touches.
   const modelPages = new Set(model.pages.map((p) => p.pfn));
   for (const p of state.pages)
@@ -398,7 +406,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
         fault: f.fault,
         detail: `fault ${faultName(f.fault)} (started line ${f.line}) has no effect line: nothing shows it took effect`,
       });
-    recovery.push({ fault: f.fault, start: f.start, end: f.end, ms: f.end === null ? null : recoveredAt(history, f.end) });
+    recovery.push({ fault: f.fault, start: f.start, end: f.end, ms: f.end === null ? null : recoveredAt(history, f.start, f.end) });
   }
 
   // Lag: the last sample of every group must be 0.
@@ -438,24 +446,32 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
 }
 
 /**
- * The first moment t >= `end` (the fault's end or a later event's time) at which every consumer
- * group's latest lag sample is 0 and every operation invoked by t has completed by t; ms from `end`.
+ * The first moment t >= `end` (the fault's end or a later event's time) at which every operation
+ * invoked before the fault ended has completed by t, and every consumer group's latest lag sample
+ * is back at its level before the fault (its last sample before `start`, 0 when none); ms from
+ * `end`. Operations invoked after the end and the lag of a workload still running do not hold
+ * the recovery back.
  */
-function recoveredAt(history: History, end: number): number | null {
+function recoveredAt(history: History, start: number, end: number): number | null {
   const candidates = [...new Set([end, ...history.events.map((e) => e.time).filter((t) => t >= end)])].sort((a, b) => a - b);
-  const invokes = history.events.filter((e): e is HistoryOp => e.type === 'op' && e.phase === 'invoke');
+  const invokes = history.events.filter((e): e is HistoryOp => e.type === 'op' && e.phase === 'invoke' && e.time <= end);
   const done = new Map<string, number>();
   for (const e of history.events) if (e.type === 'op' && e.phase !== 'invoke') done.set(e.incident, e.time);
+  // Operations: the first moment all of those invoked before the end are done.
+  const opsDone = invokes.reduce((m, i) => Math.max(m, done.get(i.incident) ?? Infinity), end);
+  if (opsDone === Infinity) return null;
+  const lags = history.events.filter((e): e is Extract<History['events'][number], { type: 'lag' }> => e.type === 'lag');
+  const baseline = new Map<string, number>();
+  for (const l of lags) if (l.time < start) baseline.set(l.group, l.lag);
+  const latest = new Map<string, number>();
+  let k = 0;
   for (const t of candidates) {
-    const lag = new Map<string, { time: number; lag: number }>();
-    for (const e of history.events) {
-      if (e.type !== 'lag' || e.time > t) continue;
-      const l = lag.get(e.group);
-      if (!l || e.time >= l.time) lag.set(e.group, { time: e.time, lag: e.lag });
+    while (k < lags.length && (lags[k] as { time: number }).time <= t) {
+      const l = lags[k++] as { group: string; lag: number };
+      latest.set(l.group, l.lag);
     }
-    if ([...lag.values()].some((l) => l.lag > 0)) continue;
-    const open = invokes.some((i) => i.time <= t && !((done.get(i.incident) ?? Infinity) <= t));
-    if (open) continue;
+    if (t < opsDone) continue;
+    if ([...latest].some(([g, lag]) => lag > (baseline.get(g) ?? 0))) continue;
     return t - end;
   }
   return null;

@@ -112,17 +112,31 @@ describe('mfsim chaos check', () => {
     assert.match(r.stderr, /line 5: field "injection": the scenario has no injection i9\n$/);
   });
 
-  it('exits 2 on wrong usage; chaos run is not available yet', () => {
+  it('exits 2 on wrong usage; chaos run names the plan field at fault in one line', () => {
     assert.equal(mfsim('chaos', 'check').status, 2);
     assert.equal(mfsim('chaos', 'check', '--nope', 'x').status, 2);
     assert.equal(mfsim('chaos').status, 2);
-    const run = mfsim('chaos', 'run', 'plan.yaml');
+    const run = mfsim('chaos', 'run', 'no-such-plan.yaml');
     assert.equal(run.status, 2);
-    assert.match(run.stderr, /not available yet/);
+    assert.equal(run.stderr, 'mfsim chaos run: no-such-plan.yaml: cannot read no-such-plan.yaml: ENOENT\n');
+    const dir = mkdtempSync(join(tmpdir(), 'mfsim-plan-'));
+    try {
+      const plan = join(dir, 'p.yaml');
+      writeFileSync(plan, 'seed: 1\ntopology: { generate: { devices: [pmem] } }\nfaults:\n  - { kind: kill, target: xfs-fs, at: 1s }\n');
+      const bad = mfsim('chaos', 'run', plan);
+      assert.equal(bad.status, 2);
+      assert.equal(bad.stderr, `mfsim chaos run: ${plan}: faults[0].for: must be a duration such as 500ms, 2s or 1m, got nothing\n`);
+      assert.equal(mfsim('chaos', 'run').status, 2);
+      assert.equal(mfsim('chaos', 'run', plan, '--seed', 'x').status, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it('has help for chaos and chaos check', () => {
+  it('has help for chaos, chaos run and chaos check', () => {
     assert.equal(helpFor(['chaos', '--help']), HELP.chaos);
+    assert.equal(helpFor(['chaos', 'run', '--help']), HELP['chaos run']);
+    assert.match(HELP['chaos run'] ?? '', /--own-postgres/);
     assert.equal(helpFor(['chaos', 'check', '-h']), HELP['chaos check']);
     assert.match(HELP['chaos check'] ?? '', /exit status: 0 no anomaly, 1 an anomaly, 2/);
     assert.match(HELP[''] ?? '', /mfsim chaos check/);

@@ -2,7 +2,7 @@
  * `mfsim chaos check HISTORY [--json]`: reads a chaos history (docs/chaos-history.md), checks it
  * against the embedded model and prints every anomaly by name, the recovery time of every fault
  * and a summary. Exit 0 no anomaly, 1 an anomaly, 2 wrong usage or a history that cannot be read
- * or checked (one line naming the line number and field). `mfsim chaos run` is still to come.
+ * or checked (one line naming the line number and field). `mfsim chaos run` is in run-command.ts.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -17,8 +17,9 @@ import {
 } from '@mfsim/scenario';
 
 const USAGE = `usage:
+  mfsim chaos run PLAN.yaml [--out DIR] [--seed N]
   mfsim chaos check HISTORY [--json]
-  (mfsim chaos check --help)`;
+  (mfsim chaos run --help, mfsim chaos check --help)`;
 
 function fail(message: string): number {
   process.stderr.write(`mfsim chaos check: ${message}\n`);
@@ -113,9 +114,12 @@ export async function runChaosCommand(args: string[]): Promise<number> {
   switch (sub) {
     case 'check':
       return Promise.resolve(runCheck(rest));
-    case 'run':
-      process.stderr.write('mfsim chaos run: not available yet (only `mfsim chaos check HISTORY` exists)\n');
-      return 2;
+    case 'run': {
+      // Loaded only for `run`: it pulls in kafkajs and the stack.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const run = require('./run-command') as typeof import('./run-command');
+      return run.runChaosRun(rest);
+    }
     default:
       process.stderr.write(`${sub === undefined ? '' : `mfsim chaos: unknown subcommand ${sub}\n`}${USAGE}\n`);
       return 2;

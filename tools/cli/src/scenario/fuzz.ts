@@ -196,7 +196,7 @@ export function seedFiles(root: string): string[] {
       .sort()
       .flatMap((name) => {
         const path = join(dir, name);
-        if (statSync(path).isDirectory()) return walk(path);
+        if (statSync(path).isDirectory()) return name === 'chaos' ? [] : walk(path); // chaos/: plans, not scenarios
         return /\.ya?ml$/.test(name) ? [path] : [];
       });
   return walk(join(root, 'scenarios'));

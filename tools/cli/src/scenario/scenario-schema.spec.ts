@@ -20,7 +20,7 @@ function yamlFiles(dir: string): string[] {
     .sort()
     .flatMap((name) => {
       const path = join(dir, name);
-      if (statSync(path).isDirectory()) return yamlFiles(path);
+      if (statSync(path).isDirectory()) return name === 'chaos' ? [] : yamlFiles(path); // chaos/: plans, not scenarios
       return /\.ya?ml$/.test(name) ? [path] : [];
     });
 }

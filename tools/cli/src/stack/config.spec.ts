@@ -136,6 +136,18 @@ describe('stack up options', () => {
     });
   });
 
+  it('--own-postgres: a PostgreSQL of the stack on MFSIM_POSTGRES_PORT, and DATABASE_URL points at it', () => {
+    assert.deepEqual(parseUp(['--own-postgres']), { services: true, load: { ownPostgres: true } });
+    const c = loadStackConfig({ MFSIM_POSTGRES_PORT: '15532', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/mine' }, { ownPostgres: true, stackDir: '/tmp/s' });
+    assert.deepEqual(c.ownPostgres, { port: 15532, dataDir: '/tmp/s/pg', logFile: '/tmp/s/postgres.log' });
+    assert.equal(c.databaseUrl, 'postgresql://postgres@127.0.0.1:15532/mine');
+    assert.equal(loadStackConfig({}, { ownPostgres: true }).ownPostgres?.port, 15432);
+    const shared = loadStackConfig({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/mine' }, { stackDir: '/tmp/s' });
+    assert.equal(shared.ownPostgres, undefined);
+    assert.equal(shared.databaseUrl, 'postgresql://postgres@127.0.0.1:5432/mine');
+    assert.throws(() => loadStackConfig({ MFSIM_POSTGRES_PORT: 'x' }, { ownPostgres: true }), /MFSIM_POSTGRES_PORT=x is not a TCP port/);
+  });
+
   it('reject a missing value or an unknown option (exit 2)', () => {
     assert.throws(() => parseUp(['--replicas']), (err: Error) => err instanceof StackError && err.exitCode === 2 && err.message === '--replicas needs a value');
     assert.throws(() => parseUp(['--timeout', 'soon']), /--timeout needs a number of seconds, got soon/);

@@ -78,6 +78,8 @@ export interface StackConfig {
   redisUrl: string;
   /** Set when `up` runs its own redis-server; undefined when REDIS_URL or --redis-url names one. */
   ownRedis: OwnRedisConfig | undefined;
+  /** Set by --own-postgres: a PostgreSQL of the stack's own (MFSIM_POSTGRES_PORT, data in .mfsim/stack/pg); DATABASE_URL then points at it. */
+  ownPostgres?: { port: number; dataDir: string; logFile: string };
   topicPrefix: string;
   redisPrefix: string | undefined;
   /** The trace backend `up` starts (the services export to it); undefined with --no-traces. */
@@ -187,6 +189,8 @@ export interface LoadStackOptions {
   redisUrl?: string;
   /** --no-traces: start no Zipkin (the services then trace only if OTEL_* says so). */
   noTraces?: boolean;
+  /** --own-postgres: run a PostgreSQL of the stack's own on MFSIM_POSTGRES_PORT (default 15432). */
+  ownPostgres?: boolean;
 }
 
 /** Reads the stack's configuration from `env`. Throws a StackError (exit 2) on a bad value. */
@@ -238,9 +242,13 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
   const clash = services.find((s) => taken.has(s.port));
   if (clash) throw new StackError(`${clash.id} would listen on ${clash.port}, which ${taken.get(clash.port)} uses: set MFSIM_HTTP_PORT_BASE`, 2);
 
+  const pgPort = opts.ownPostgres ? port(env, 'MFSIM_POSTGRES_PORT', 15432) : 15432;
+  const ownPostgres = opts.ownPostgres ? { port: pgPort, dataDir: path.join(stackDir, 'pg'), logFile: path.join(stackDir, 'postgres.log') } : undefined;
+  const givenDb = url(env, 'DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/mfsim', ['postgresql:', 'postgres:']);
   return {
     root,
     stackDir,
+    ...(ownPostgres ? { ownPostgres } : {}),
     stateFile: path.join(stackDir, 'state.json'),
     kafka: {
       port: kafkaPort,
@@ -250,7 +258,7 @@ export function loadStackConfig(env: Env = process.env, opts: LoadStackOptions =
       pidFile: path.join(stackDir, 'kafka.pid'),
       heapMb,
     },
-    databaseUrl: url(env, 'DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/mfsim', ['postgresql:', 'postgres:']),
+    databaseUrl: ownPostgres ? `postgresql://postgres@127.0.0.1:${ownPostgres.port}${new URL(givenDb).pathname}` : givenDb,
     redisUrl: externalRedis ?? `redis://127.0.0.1:${redisPort}`,
     ownRedis,
     topicPrefix: env['MFSIM_TOPIC_PREFIX'] ?? '',

@@ -11,7 +11,7 @@ import { stackStatus } from './status';
 export { loadStackConfig, parseReplicas, SERVICES, StackError } from './config';
 export type { StackConfig } from './config';
 
-const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--proxies] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
+const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--proxies] [--own-postgres] [--replicas SERVICE=N[,SERVICE=N...]] [--redis-url URL] [--timeout SECONDS]
        mfsim stack status
        mfsim stack down
 
@@ -24,6 +24,8 @@ const USAGE = `usage: mfsim stack up [--no-services] [--no-traces] [--proxies] [
             --no-traces                        start no Zipkin (the services do not trace)
             --replicas xfs-fs=2,mm-process=2   N processes of a service, one consumer group
             --redis-url URL                    use that Redis instead of starting one
+            --own-postgres                     run a PostgreSQL of its own (127.0.0.1:$MFSIM_POSTGRES_PORT,
+                                               default 15432, data .mfsim/stack/pg) that chaos plans may fault
             --proxies                          route each service's Kafka, PostgreSQL and Redis
                                                traffic through the stack's TCP proxy (edges
                                                <service>->kafka|postgres|redis, for network faults)
@@ -62,6 +64,7 @@ export function parseUp(args: string[]): UpArgs {
       opts.load.timeoutMs = s * 1000;
     } else if (flag === '--replicas') opts.load.replicas = next();
     else if (flag === '--redis-url') opts.load.redisUrl = next();
+    else if (flag === '--own-postgres') opts.load.ownPostgres = true;
     else throw new StackError(`unknown option for stack up: ${a}\n${USAGE}`, 2);
   }
   return opts;

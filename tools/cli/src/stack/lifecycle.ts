@@ -36,6 +36,7 @@ import { SERVICES, ServiceConfig, ServiceName, StackConfig, StackError } from '.
 import { adminUrl, ensurePostgres, ensureRedis, stopPostgres, stopRedis } from './infra';
 import { applyMigrations, createStackTopics, ensureJars, loadAllTopics, startStackKafka } from './kafka';
 import { kafkaEdgeListeners, PROXY_MAIN, proxyEdges, proxyPorts, startProxy } from './proxy';
+import { startOwnPostgres, stopOwnPostgres } from './own-postgres';
 import { startService } from './services';
 import { readPidFile, readState, removeFile, StackState, writePidFile, writeState } from './state';
 
@@ -52,6 +53,7 @@ export function livePids(state: StackState): { name: string; pid: number }[] {
   if (state.redis && isProcessAlive(state.redis.pid)) out.push({ name: 'redis', pid: state.redis.pid });
   if (state.zipkin && isProcessAlive(state.zipkin.pid)) out.push({ name: 'zipkin', pid: state.zipkin.pid });
   if (state.proxy && isProcessAlive(state.proxy.pid)) out.push({ name: 'proxy', pid: state.proxy.pid });
+  if (state.ownPostgres && isProcessAlive(state.ownPostgres.pid)) out.push({ name: 'postgres', pid: state.ownPostgres.pid });
   return out;
 }
 
@@ -156,6 +158,11 @@ export async function stopRecorded(config: StackConfig, state: StackState, say: 
     say(`${label('redis')} ${await stopRedis(state.redis)}`);
     removeFile(state.redis.pidFile);
     delete state.redis;
+    writeState(config, state);
+  }
+  if (state.ownPostgres) {
+    say(`${label('postgres')} ${await stopOwnPostgres(state.ownPostgres)}`);
+    delete state.ownPostgres;
     writeState(config, state);
   }
   if (state.postgres?.startedByUs) {
@@ -274,12 +281,19 @@ export async function stackUp(config: StackConfig, opts: UpOptions, say: Say): P
       writeState(config, state);
       ready('proxy', `control http://127.0.0.1:${proxy.controlPort} pid ${proxy.pid}, ${Object.keys(edges).length} edges from 127.0.0.1:${config.proxy.portBase}`);
     }
-    const pg = await ensurePostgres(config);
-    if (pg.started) {
-      state.postgres = pg.started;
+    if (config.ownPostgres) {
+      const own = await startOwnPostgres(config);
+      state.ownPostgres = own;
       writeState(config, state);
+      ready('postgres', `own server 127.0.0.1:${own.port} pid ${own.pid} (data ${path.relative(config.root, own.dataDir)})`);
+    } else {
+      const pg = await ensurePostgres(config);
+      if (pg.started) {
+        state.postgres = pg.started;
+        writeState(config, state);
+      }
+      ready('postgres', pg.line);
     }
-    ready('postgres', pg.line);
     const redis = await ensureRedis(config);
     if (redis.started) {
       state.redis = redis.started;

@@ -48,6 +48,8 @@ export interface StackState {
   kafka?: ProcessRecord & { controllerPort: number; dataDir: string };
   /** Set only when `up` started PostgreSQL itself (then `down` stops it). */
   postgres?: { startedByUs: true; version: string; cluster: string };
+  /** Set when `up --own-postgres` started a PostgreSQL of its own (then `down` stops it). */
+  ownPostgres?: { pid: number; port: number; dataDir: string; logFile: string };
   /** Set when `up` started a redis-server (then `down` stops it). */
   redis?: RedisRecord;
   /** Set when `up` started Zipkin (then `down` stops it). */

@@ -49,14 +49,15 @@ export async function collectStatus(base: StackConfig): Promise<StatusRow[]> {
     healthy: k.ok,
   });
 
-  const pgUrl = adminUrl(config);
+  const ownPg = state?.ownPostgres;
+  const pgUrl = ownPg ? `postgresql://postgres@127.0.0.1:${ownPg.port}/postgres` : adminUrl(config);
   const pg = await probePostgres(pgUrl, 2_000);
-  const pgPid = pg.ok && isLocalHost(hostPort(pgUrl, 5432).host) ? localPostgresPid(state?.postgres?.version) : undefined;
+  const pgPid = ownPg ? ownPg.pid : pg.ok && isLocalHost(hostPort(pgUrl, 5432).host) ? localPostgresPid(state?.postgres?.version) : undefined;
   rows.push({
     component: 'postgres',
     pid: pgPid ? String(pgPid) : '-',
     port: String(hostPort(pgUrl, 5432).port),
-    health: pg.ok ? `ok (${pg.detail})${state?.postgres ? ', started by mfsim stack' : ''}` : `down: ${pg.error}`,
+    health: pg.ok ? `ok (${pg.detail})${state?.postgres ? ', started by mfsim stack' : ownPg ? ", mfsim stack's own (--own-postgres)" : ''}` : `down: ${pg.error}`,
     expected: true,
     healthy: pg.ok,
   });
