@@ -244,6 +244,159 @@ describe('checkHistory', () => {
   });
 });
 
+/**
+ * Races: an unbind of pmem0 and corruptPfn injections on its pages. Before the unbind a poisoned
+ * file page is handled (rc 0, pid 301 signalled); after it the device is dead (rc ENXIO).
+ */
+const RACE = `name: race
+pmem:
+  - { name: pmem0, physAddr: "0x100000000", size: 16GiB, dataOffset: "0x10200000" }
+filesystems:
+  - name: xfs0
+    device: pmem0
+    blockSize: 4096
+    agBlocks: 262144
+    files:
+      - { path: /F, ino: 131, extents: [{ offset: 0, block: 78416, count: 16 }] }
+processes:
+  - pid: 301
+    comm: p1
+    mceKill: early
+    mmaps:
+      - { fs: xfs0, path: /F, start: "0x7f0000000000", pgoff: 0, pages: 16, faulted: [0, 1, 2] }
+injections:
+  - { id: u, unbind: { device: pmem0, pid: 1 } }
+  - { id: p1, corruptPfn: { pfn: "0x123450" } }
+  - { id: p2, corruptPfn: { pfn: "0x123451" } }
+`;
+
+interface RaceOp {
+  readonly id: string;
+  readonly invoke: number;
+  readonly done: number;
+}
+
+/**
+ * A history of `ops` (invoked and completed at the given times) whose services handled them in
+ * `handled` order: each rc, the record signal counts and the final state are the model's for
+ * that order.
+ */
+function raceHistory(ops: readonly RaceOp[], handled: readonly string[]): Line[] {
+  const parsed = parseScenario(RACE, 'race.yaml');
+  assert.ok(parsed.ok);
+  const byId = new Map(parsed.scenario.injections.map((i) => [i.id, i] as const));
+  const sent: number[] = [];
+  let before = 0;
+  const run = runScenario({ ...parsed.scenario, injections: handled.map((id) => byId.get(id) as (typeof parsed.scenario.injections)[number]) }, undefined, {
+    trace: 'none',
+    onInjection: (_r, kernel) => {
+      sent.push(kernel.mm.signals.length - before);
+      before = kernel.mm.signals.length;
+    },
+  });
+  const incident = (id: string) => `00000000-0000-4000-8000-00000000000${handled.indexOf(id) + 1}`;
+  const events: (Line & { time: number })[] = [];
+  for (const o of ops) {
+    const j = handled.indexOf(o.id);
+    events.push({ type: 'op', phase: 'invoke', time: o.invoke, injection: o.id, incident: incident(o.id) });
+    events.push({ type: 'op', phase: 'ok', time: o.done, injection: o.id, incident: incident(o.id), rc: run.injections[j]?.rc ?? null });
+  }
+  events.sort((a, b) => a.time - b.time);
+  return [
+    { type: 'run', scenario: RACE, seed: 1, startedAt: '2026-12-05T05:00:00.000Z' },
+    ...events,
+    { type: 'final', state: outcomeToJson(run.outcome), records: handled.map((id, j) => ({ incident: incident(id), injection: id, signals: sent[j] ?? 0, unmaps: [] })) },
+  ];
+}
+
+describe('checkHistory: races with an unbind (linearization)', () => {
+  it('the model answers differ on the two sides of the unbind (the tests below depend on it)', () => {
+    const first = raceHistory([{ id: 'p1', invoke: 0, done: 1 }], ['p1', 'u']);
+    const later = raceHistory([{ id: 'p1', invoke: 0, done: 1 }], ['u', 'p1']);
+    assert.equal((first[2] as Line).rc, 0);
+    assert.equal((later[2] as Line).rc, 'ENXIO');
+  });
+
+  it('replays in invoke order when nothing races the unbind', () => {
+    const r = check(raceHistory([{ id: 'p1', invoke: 0, done: 5 }, { id: 'u', invoke: 10, done: 100 }, { id: 'p2', invoke: 120, done: 130 }], ['p1', 'u', 'p2']));
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.stats.modelRuns, 1);
+    assert.equal(r.stats.linearization.order, 'invoke');
+    assert.deepEqual(r.stats.linearization.around, [{ injection: 'u', incident: r.stats.linearization.around[0]?.incident, overlapping: 0, before: 0, after: 0, moved: 0 }]);
+  });
+
+  it('passes an operation invoked during the unbind and handled before it (rc 0)', () => {
+    // u is in flight from 10 to 100; p1, invoked at 20, was handled first; p2 at 30, after it.
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 50 },
+        { id: 'p2', invoke: 30, done: 110 },
+      ],
+      ['p1', 'u', 'p2'],
+    );
+    assert.equal(lines.find((l) => l.phase === 'ok' && l.injection === 'p1')?.rc, 0);
+    const plain = check(lines);
+    assert.deepEqual(plain.anomalies, []);
+    assert.equal(plain.ok, true);
+    assert.equal(plain.stats.linearization.order, 'guided');
+    assert.deepEqual(
+      plain.stats.linearization.around.map(({ injection, overlapping, before, after, moved }) => ({ injection, overlapping, before, after, moved })),
+      [{ injection: 'u', overlapping: 2, before: 1, after: 1, moved: 1 }],
+    );
+    // Two probe runs and one replay of the guided order.
+    assert.equal(plain.stats.modelRuns, 3);
+  });
+
+  it('fails an operation invoked after the unbind completed that got rc 0: real time forbids moving it', () => {
+    const r = check(
+      raceHistory(
+        [
+          { id: 'u', invoke: 10, done: 100 },
+          { id: 'p1', invoke: 150, done: 160 },
+        ],
+        ['p1', 'u'],
+      ),
+    );
+    assert.equal(r.ok, false);
+    assert.deepEqual(names(r), ['wrong-outcome']);
+    assert.ok(r.anomalies.some((a) => a.field === 'rc' && a.injection === 'p1' && /expected "ENXIO", got 0/.test(a.detail)), JSON.stringify(r.anomalies));
+    assert.equal(r.stats.linearization.order, 'invoke');
+    assert.equal(r.stats.linearization.around[0]?.overlapping, 0);
+  });
+
+  it('fails racing answers no real-time order explains', () => {
+    // p2 saw the dead device (ENXIO) and completed at 30; p1, invoked only at 40, still saw it
+    // alive (rc 0): p1 before u before p2 contradicts p2 completing before p1 was invoked.
+    const r = check(
+      raceHistory(
+        [
+          { id: 'u', invoke: 10, done: 100 },
+          { id: 'p2', invoke: 20, done: 30 },
+          { id: 'p1', invoke: 40, done: 60 },
+        ],
+        ['p1', 'u', 'p2'],
+      ),
+    );
+    assert.equal(r.ok, false);
+    assert.deepEqual(names(r), ['wrong-outcome']);
+    assert.ok(!r.stats.linearization.ordersTried.includes('guided'), r.stats.linearization.ordersTried.join());
+  });
+
+  it('bounds the orders it replays', () => {
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 50 },
+      ],
+      ['p1', 'u'],
+    );
+    const r = checkHistory(parse(lines), { maxOrders: 1 });
+    assert.deepEqual(r.stats.linearization.ordersTried, ['guided']);
+    assert.equal(r.ok, true);
+  });
+});
+
 describe('parseHistory', () => {
   function problem(t: string): string {
     const r = parseHistory(t);

@@ -7,9 +7,18 @@
  * An `info` operation (and one that never completed) is indeterminate, as in Jepsen: it may or
  * may not have happened, so the model is run with and without each of them (2^k runs, k bounded)
  * and the history passes when any of these runs matches.
+ *
+ * Operations that do not commute (an unbind: every injection on its device answers differently
+ * before and after it) are judged as races, as Knossos does: the model replays a linearization
+ * consistent with real time (A goes before B only when A completed before B was invoked), so an
+ * operation whose [invoke, complete] interval overlaps an unbind's may be placed on either side
+ * of it. The search is bounded: the observed rc and signal count of each overlapping operation
+ * choose its side (the model's "before" and "after" answers come from two probe replays), then
+ * that order, the invoke order, all-before and all-after are each replayed once (at most
+ * `maxOrders`), and an order that violates real time is never replayed.
  */
 import { compareOutcome, type Mismatch } from '../compare';
-import { type Outcome, type OutcomeSignal } from '../outcome';
+import { type InjectionRc, type Outcome, type OutcomeSignal } from '../outcome';
 import { parseScenario } from '../parse-scenario';
 import { explainMismatch } from '../render';
 import { runScenario, type RunIds } from '../run-scenario';
@@ -60,6 +69,32 @@ export interface CheckStats {
   readonly modelRuns: number;
   /** The incidents of the indeterminate operations the best-matching model run assumed happened. */
   readonly assumedHappened: string[];
+  /** The order the best-matching model run replayed (docs/chaos-history.md, "Races"). */
+  readonly linearization: Linearization;
+}
+
+/** Which order the model replayed: `invoke` order, or one that moves operations racing a non-commuting one. */
+export type OrderName = 'invoke' | 'guided' | 'all-before' | 'all-after';
+
+export interface Linearization {
+  /** The order of the best-matching model run. */
+  readonly order: OrderName;
+  /** The orders replayed (real-time-consistent candidates, at most maxOrders). */
+  readonly ordersTried: OrderName[];
+  /** Each non-commuting operation (an unbind) and the operations racing it, as the chosen order placed them. */
+  readonly around: LinearizedAround[];
+}
+
+export interface LinearizedAround {
+  readonly injection: string;
+  readonly incident: string;
+  /** Operations whose [invoke, complete] interval overlaps this one's. */
+  readonly overlapping: number;
+  /** Of these, how many the chosen order placed before / after it. */
+  readonly before: number;
+  readonly after: number;
+  /** How many sit on the other side of it than in invoke order. */
+  readonly moved: number;
 }
 
 export interface CheckResult {
@@ -76,6 +111,8 @@ export interface CheckOptions {
   readonly scenarioFile?: string;
   /** At most this many indeterminate operations are explored (2^k model runs); default 12. */
   readonly maxIndeterminate?: number;
+  /** At most this many orders are replayed around non-commuting operations; default 4. */
+  readonly maxOrders?: number;
 }
 
 /** The history cannot be checked (it names an unknown injection, its scenario is invalid, ...). */
@@ -90,6 +127,10 @@ export class HistoryCheckError extends Error {
 }
 
 export const DEFAULT_MAX_INDETERMINATE = 12;
+export const DEFAULT_MAX_ORDERS = 4;
+
+/** Injection kinds that do not commute with the operations on their device: they are linearized. */
+const NON_COMMUTING: ReadonlySet<InjectionSpec['kind']> = new Set(['unbind']);
 
 /** Whether the run line's `scenario` is the scenario text itself rather than a path. */
 export function isInlineScenario(scenario: string): boolean {
@@ -179,8 +220,15 @@ function deterministicIds(): RunIds {
   };
 }
 
-/** One model run over `chosen` (in invoke order), compared with the history. */
-function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
+interface Replay {
+  readonly outcome: Outcome;
+  /** The model's rc and signal count of each replayed operation, in the replayed order. */
+  readonly rc: (InjectionRc | null)[];
+  readonly sent: number[];
+}
+
+/** One model run over `chosen`, in that order. */
+function replay(scenario: Scenario, chosen: readonly Invocation[]): Replay {
   const byId = new Map(scenario.injections.map((i) => [i.id, i] as const));
   const injections = chosen.map((c) => byId.get(c.invoke.injection) as InjectionSpec);
   /** Signals the model sends for each chosen injection. */
@@ -193,6 +241,13 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
       before = kernel.mm.signals.length;
     },
   });
+  return { outcome: run.outcome, rc: chosen.map((_, j) => run.injections[j]?.rc ?? null), sent };
+}
+
+/** One model run over `chosen` (in the given order), compared with the history. */
+function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
+  const run = replay(scenario, chosen);
+  const sent = run.sent;
   const model = run.outcome;
   const anomalies: Anomaly[] = [];
 
@@ -234,7 +289,7 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
   chosen.forEach((c, j) => {
     const done = c.completion;
     if (done?.phase !== 'ok' || done.rc === undefined) return;
-    const rc = run.injections[j]?.rc ?? null;
+    const rc = run.rc[j] ?? null;
     if (done.rc !== rc)
       anomalies.push({
         name: 'wrong-outcome',
@@ -259,6 +314,153 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
     });
   }
   return { anomalies, assumed };
+}
+
+/** When an operation completed: never, for an indeterminate one (it may take effect at any later time). */
+function completedAt(i: Invocation): number {
+  return i.completion?.phase === 'ok' ? i.completion.time : Infinity;
+}
+
+/** A completed before B was invoked: real time puts A first in every linearization. */
+function precedes(a: Invocation, b: Invocation): boolean {
+  return completedAt(a) < b.invoke.time;
+}
+
+/** A non-commuting operation and the operations whose intervals overlap its own. */
+interface Race {
+  readonly barrier: Invocation;
+  readonly index: number;
+  readonly overlapping: Invocation[];
+}
+
+function findRaces(scenario: Scenario, replayed: readonly Invocation[]): Race[] {
+  const kind = new Map(scenario.injections.map((i) => [i.id, i.kind] as const));
+  const isBarrier = (i: Invocation): boolean => NON_COMMUTING.has(kind.get(i.invoke.injection) as InjectionSpec['kind']);
+  const races: Race[] = [];
+  replayed.forEach((b, index) => {
+    if (!isBarrier(b)) return;
+    const overlapping = replayed.filter((o) => o !== b && !isBarrier(o) && !precedes(o, b) && !precedes(b, o));
+    races.push({ barrier: b, index, overlapping });
+  });
+  return races;
+}
+
+type Side = 'keep' | 'before' | 'after';
+
+interface CandidateOrder {
+  readonly name: OrderName;
+  readonly ops: Invocation[];
+}
+
+/**
+ * The replayed operations with each racing one moved to a side: `before` its first overlapping
+ * non-commuting operation, `after` its last, `keep` in invoke order. Null when that order puts
+ * some B before an A that completed before B was invoked.
+ */
+function placeOps(replayed: readonly Invocation[], races: readonly Race[], side: (o: Invocation) => Side): Invocation[] | null {
+  const keys = new Map<Invocation, [number, number, number]>();
+  replayed.forEach((o, i) => keys.set(o, [i, 0, 0]));
+  const anchors = new Map<Invocation, number[]>();
+  for (const r of races) for (const o of r.overlapping) anchors.set(o, [...(anchors.get(o) ?? []), r.index]);
+  for (const [o, at] of anchors) {
+    const s = side(o);
+    const i = (keys.get(o) as [number, number, number])[0];
+    if (s === 'before') keys.set(o, [Math.min(...at), -1, i]);
+    else if (s === 'after') keys.set(o, [Math.max(...at), 1, i]);
+  }
+  const key = (o: Invocation) => keys.get(o) as [number, number, number];
+  const ops = [...replayed].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+  });
+  // Real time: no operation may come after one that was invoked after it completed.
+  let latestInvoke = -Infinity;
+  for (const o of ops) {
+    if (completedAt(o) < latestInvoke) return null;
+    latestInvoke = Math.max(latestInvoke, o.invoke.time);
+  }
+  return ops;
+}
+
+/**
+ * The orders to replay, best guess first: the one the observed answers point to, the invoke
+ * order, every racing operation before / after. `probes` model runs were spent on the guess.
+ */
+function candidateOrders(
+  scenario: Scenario,
+  replayed: readonly Invocation[],
+  races: readonly Race[],
+  records: readonly IncidentRecord[] | undefined,
+  maxOrders: number,
+): { candidates: CandidateOrder[]; probes: number } {
+  const invoke: CandidateOrder = { name: 'invoke', ops: [...replayed] };
+  if (!races.some((r) => r.overlapping.length > 0)) return { candidates: [invoke], probes: 0 };
+  const allBefore = placeOps(replayed, races, () => 'before');
+  const allAfter = placeOps(replayed, races, () => 'after');
+  // The model's answer for each racing operation on either side (they commute with each other).
+  const answers = (ops: Invocation[] | null): Map<Invocation, { rc: InjectionRc | null; sent: number }> => {
+    const m = new Map<Invocation, { rc: InjectionRc | null; sent: number }>();
+    if (!ops) return m;
+    const r = replay(scenario, ops);
+    ops.forEach((o, j) => m.set(o, { rc: r.rc[j] ?? null, sent: r.sent[j] ?? 0 }));
+    return m;
+  };
+  const before = answers(allBefore);
+  const after = answers(allAfter);
+  const probes = (allBefore ? 1 : 0) + (allAfter ? 1 : 0);
+  const signals = new Map((records ?? []).map((r) => [r.incident, r.signals] as const));
+  const guided = placeOps(replayed, races, (o) => {
+    const done = o.completion;
+    if (done?.phase !== 'ok') return 'keep';
+    const seen = signals.get(o.invoke.incident);
+    const score = (a: { rc: InjectionRc | null; sent: number } | undefined): number =>
+      a === undefined ? -1 : (done.rc !== undefined && done.rc === a.rc ? 1 : 0) + (seen !== undefined && seen === a.sent ? 1 : 0);
+    const b = score(before.get(o));
+    const a = score(after.get(o));
+    return b > a ? 'before' : a > b ? 'after' : 'keep';
+  });
+  const candidates: CandidateOrder[] = [];
+  const seen = new Set<string>();
+  const ids = new Map(replayed.map((o, i) => [o, i] as const));
+  for (const c of [
+    guided && { name: 'guided' as const, ops: guided },
+    invoke,
+    allBefore && { name: 'all-before' as const, ops: allBefore },
+    allAfter && { name: 'all-after' as const, ops: allAfter },
+  ]) {
+    if (!c) continue;
+    const sig = c.ops.map((o) => ids.get(o)).join(',');
+    if (seen.has(sig)) continue;
+    seen.add(sig);
+    candidates.push(c);
+  }
+  return { candidates: candidates.slice(0, Math.max(1, maxOrders)), probes };
+}
+
+/** Where the chosen order put the operations racing each non-commuting one. */
+function describeRaces(races: readonly Race[], ops: readonly Invocation[]): LinearizedAround[] {
+  const pos = new Map(ops.map((o, i) => [o, i] as const));
+  return races.map((r) => {
+    const at = pos.get(r.barrier);
+    let before = 0;
+    let moved = 0;
+    for (const o of r.overlapping) {
+      const p = pos.get(o);
+      if (p === undefined || at === undefined) continue;
+      const isBefore = p < at;
+      if (isBefore) before++;
+      if (isBefore !== o.invoke.line < r.barrier.invoke.line) moved++;
+    }
+    const placed = r.overlapping.filter((o) => pos.has(o)).length;
+    return {
+      injection: r.barrier.invoke.injection,
+      incident: r.barrier.invoke.incident,
+      overlapping: r.overlapping.length,
+      before,
+      after: at === undefined ? 0 : placed - before,
+      moved,
+    };
+  });
 }
 
 function faultName(f: FaultRef): string {
@@ -341,12 +543,14 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
     }
   }
 
-  // The model: acknowledged operations happened, failed ones did not, indeterminate ones may have.
+  // The model: acknowledged operations happened, failed ones did not, indeterminate ones may have;
+  // operations racing a non-commuting one may have happened on either side of it.
   const max = opts.maxIndeterminate ?? DEFAULT_MAX_INDETERMINATE;
   const replayed = invocations.filter((i) => i.completion?.phase !== 'fail');
   const indeterminate = replayed.filter((i) => i.completion === null || i.completion.phase === 'info');
   let modelRuns = 0;
   let assumed: string[] = [];
+  let linearization: Linearization = { order: 'invoke', ordersTried: [], around: [] };
   if (indeterminate.length > max) {
     anomalies.push({
       name: 'too-many-indeterminate',
@@ -354,24 +558,30 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
     });
   } else {
     const state = stateOutcome(final.state, final.line);
-    let best: Attempt | null = null;
-    for (let mask = 0; mask < 2 ** indeterminate.length; mask++) {
-      const skipped = new Set(indeterminate.filter((_, b) => ((mask >> b) & 1) === 1));
-      const chosen = replayed.filter((i) => !skipped.has(i));
-      const a = attempt(
-        scenario,
-        chosen,
-        state,
-        records,
-        indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
-      );
-      modelRuns++;
-      if (best === null || a.anomalies.length < best.anomalies.length) best = a;
-      if (a.anomalies.length === 0) break;
+    const races = findRaces(scenario, replayed);
+    const orders = candidateOrders(scenario, replayed, races, records, opts.maxOrders ?? DEFAULT_MAX_ORDERS);
+    modelRuns += orders.probes;
+    let best: { attempt: Attempt; order: CandidateOrder } | null = null;
+    search: for (const order of orders.candidates) {
+      for (let mask = 0; mask < 2 ** indeterminate.length; mask++) {
+        const skipped = new Set(indeterminate.filter((_, b) => ((mask >> b) & 1) === 1));
+        const chosen = order.ops.filter((i) => !skipped.has(i));
+        const a = attempt(
+          scenario,
+          chosen,
+          state,
+          records,
+          indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
+        );
+        modelRuns++;
+        if (best === null || a.anomalies.length < best.attempt.anomalies.length) best = { attempt: a, order };
+        if (a.anomalies.length === 0) break search;
+      }
     }
     if (best) {
-      anomalies.push(...best.anomalies);
-      assumed = best.assumed;
+      anomalies.push(...best.attempt.anomalies);
+      assumed = best.attempt.assumed;
+      linearization = { order: best.order.name, ordersTried: orders.candidates.map((c) => c.name), around: describeRaces(races, best.order.ops) };
     }
   }
 
@@ -441,6 +651,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
       lagSamples,
       modelRuns,
       assumedHappened: assumed,
+      linearization,
     },
   };
 }

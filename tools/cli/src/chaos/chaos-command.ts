@@ -16,6 +16,8 @@ import {
   type History,
 } from '@mfsim/scenario';
 
+import { linearizationText } from './report';
+
 const USAGE = `usage:
   mfsim chaos run PLAN.yaml [--out DIR] [--seed N]
   mfsim chaos check HISTORY [--json]
@@ -64,6 +66,7 @@ export function renderCheck(file: string, result: CheckResult): string {
     lines.push(r.end === null ? `  ${what}: never ended` : `  ${what}: recovered ${r.ms === null ? 'never' : `after ${formatMs(r.ms)}`}`);
   }
   const s = result.stats;
+  if (s.linearization.around.length > 0) lines.push(`  ${linearizationText(s.linearization)}`);
   const ops = `${s.invoked} operation(s): ${s.ok} ok, ${s.fail} fail, ${s.info} info, ${s.unfinished} unfinished; ${s.faults} fault(s); ${s.modelRuns} model run(s)`;
   if (result.ok) lines.push(`PASS ${file}: no anomaly; ${ops}`);
   else {

@@ -48,6 +48,8 @@ export interface ReportJson {
   readonly latencyMs: { all: Percentiles; duringFaults: Percentiles; outsideFaults: Percentiles };
   readonly faults: { kind: string; target: string; start: number; effectMs: number | null; seen: string | null; end: number | null; recoveryMs: number | null }[];
   readonly maxLag: Record<string, number>;
+  /** The order the checker's model replayed and the operations it linearized around each unbind. */
+  readonly linearization: CheckResult['stats']['linearization'];
   readonly setupMs: number;
   readonly wallMs: number;
   readonly interrupted: boolean;
@@ -83,10 +85,19 @@ export function buildReport(r: ReportInput): ReportJson {
       return { kind: f.kind, target: f.target, start: f.start, effectMs: f.effect === null ? null : f.effect - f.start, seen: f.seen, end: f.end, recoveryMs: rec?.ms ?? null };
     }),
     maxLag,
+    linearization: s.linearization,
     setupMs: r.setupMs,
     wallMs: r.wallMs,
     interrupted: r.interrupted,
   };
+}
+
+/** "Linearized 9 overlapping operations around the unbind u51 (4 before it, 5 after; 3 moved); order guided." */
+export function linearizationText(l: ReportJson['linearization']): string {
+  const parts = l.around.map(
+    (a) => `${a.overlapping} overlapping operation(s) around the ${a.injection} unbind (${a.before} placed before it, ${a.after} after; ${a.moved} moved from invoke order)`,
+  );
+  return `Linearized ${parts.join('; ')}; the model replayed the ${l.order} order (${l.ordersTried.length} order(s) tried: ${l.ordersTried.join(', ') || 'none'}).`;
 }
 
 const ms = (v: number | null) => (v === null ? '–' : `${Math.round(v)}`);
@@ -105,6 +116,7 @@ export function renderMarkdown(j: ReportJson): string {
     '',
     ...(j.anomalies.length === 0 ? ['none'] : j.anomalies.map((a) => `- **${a.name}**: ${a.detail}`)),
     '',
+    ...(j.linearization.around.length === 0 ? [] : [linearizationText(j.linearization), '']),
     '## Latency per incident (ms, acknowledged operations)',
     '',
     '| | n | p50 | p90 | p99 | max |',
