@@ -345,7 +345,12 @@ function findRaces(scenario: Scenario, replayed: readonly Invocation[]): Race[] 
   return races;
 }
 
-type Side = 'keep' | 'before' | 'after';
+/**
+ * Where a racing operation goes: `before` its first overlapping non-commuting operation, `after`
+ * its last, `keep` its invoke-order place, `either` wherever real time allows (its answer is the
+ * same on both sides): before when it completed before some operation placed before was invoked.
+ */
+type Side = 'keep' | 'before' | 'after' | 'either';
 
 interface CandidateOrder {
   readonly name: OrderName;
@@ -353,17 +358,26 @@ interface CandidateOrder {
 }
 
 /**
- * The replayed operations with each racing one moved to a side: `before` its first overlapping
- * non-commuting operation, `after` its last, `keep` in invoke order. Null when that order puts
- * some B before an A that completed before B was invoked.
+ * The replayed operations with each racing one moved to its side. Null when that order puts some
+ * B before an A that completed before B was invoked.
  */
 function placeOps(replayed: readonly Invocation[], races: readonly Race[], side: (o: Invocation) => Side): Invocation[] | null {
   const keys = new Map<Invocation, [number, number, number]>();
   replayed.forEach((o, i) => keys.set(o, [i, 0, 0]));
   const anchors = new Map<Invocation, number[]>();
   for (const r of races) for (const o of r.overlapping) anchors.set(o, [...(anchors.get(o) ?? []), r.index]);
+  const sides = new Map<Invocation, Side>();
+  for (const o of anchors.keys()) sides.set(o, side(o));
+  // The latest invoke among the operations that go before each non-commuting one.
+  const latestBefore = new Map<number, number>();
+  for (const r of races) {
+    let t = r.barrier.invoke.time;
+    for (const o of r.overlapping) if (sides.get(o) === 'before' || (sides.get(o) === 'keep' && o.invoke.line < r.barrier.invoke.line)) t = Math.max(t, o.invoke.time);
+    latestBefore.set(r.index, t);
+  }
   for (const [o, at] of anchors) {
-    const s = side(o);
+    let s = sides.get(o) as Side;
+    if (s === 'either') s = completedAt(o) < (latestBefore.get(Math.min(...at)) as number) ? 'before' : 'after';
     const i = (keys.get(o) as [number, number, number])[0];
     if (s === 'before') keys.set(o, [Math.min(...at), -1, i]);
     else if (s === 'after') keys.set(o, [Math.max(...at), 1, i]);
@@ -411,13 +425,13 @@ function candidateOrders(
   const signals = new Map((records ?? []).map((r) => [r.incident, r.signals] as const));
   const guided = placeOps(replayed, races, (o) => {
     const done = o.completion;
-    if (done?.phase !== 'ok') return 'keep';
+    if (done?.phase !== 'ok') return 'either';
     const seen = signals.get(o.invoke.incident);
     const score = (a: { rc: InjectionRc | null; sent: number } | undefined): number =>
       a === undefined ? -1 : (done.rc !== undefined && done.rc === a.rc ? 1 : 0) + (seen !== undefined && seen === a.sent ? 1 : 0);
     const b = score(before.get(o));
     const a = score(after.get(o));
-    return b > a ? 'before' : a > b ? 'after' : 'keep';
+    return b > a ? 'before' : a > b ? 'after' : 'either';
   });
   const candidates: CandidateOrder[] = [];
   const seen = new Set<string>();

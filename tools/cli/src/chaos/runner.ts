@@ -164,6 +164,8 @@ export async function runPlan(plan: Plan, target: RunTarget, opts: RunOptions): 
     callTimeoutMs: plan.limits.callTimeoutMs,
     resendAfterMs: plan.limits.resendMs,
     dropOnClose: true,
+    // The services refuse state-changing requests without the stack's admin token (401).
+    ...(target.adminToken !== undefined ? { adminToken: target.adminToken } : {}),
   });
   const kafka: Kafka = createKafka({ clientId: `mfsim-chaos-${randomUUID().slice(0, 8)}`, brokers: [...target.brokers], logger: { log: () => undefined, warn: () => undefined, error: () => undefined } });
   const admin = kafka.admin();
