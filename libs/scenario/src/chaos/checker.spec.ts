@@ -251,6 +251,7 @@ describe('checkHistory', () => {
 const RACE = `name: race
 pmem:
   - { name: pmem0, physAddr: "0x100000000", size: 16GiB, dataOffset: "0x10200000" }
+  - { name: pmem1, physAddr: "0x500000000", size: 16GiB, dataOffset: "0x10200000" }
 filesystems:
   - name: xfs0
     device: pmem0
@@ -268,6 +269,7 @@ injections:
   - { id: u, unbind: { device: pmem0, pid: 1 } }
   - { id: p1, corruptPfn: { pfn: "0x123450" } }
   - { id: p2, corruptPfn: { pfn: "0x123451" } }
+  - { id: q, corruptPfn: { pfn: "0x523450" } }
 `;
 
 interface RaceOp {
@@ -381,6 +383,27 @@ describe('checkHistory: races with an unbind (linearization)', () => {
     assert.equal(r.ok, false);
     assert.deepEqual(names(r), ['wrong-outcome']);
     assert.ok(!r.stats.linearization.ordersTried.includes('guided'), r.stats.linearization.ordersTried.join());
+  });
+
+  it('places an operation that commutes with the unbind wherever real time allows', () => {
+    // q (on pmem1) answers the same on both sides. It completed at 40, before p1 (which must go
+    // before u) was invoked at 50, so it goes before u as well; p2 must go after u.
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'q', invoke: 20, done: 40 },
+        { id: 'p1', invoke: 50, done: 90 },
+        { id: 'p2', invoke: 60, done: 110 },
+      ],
+      ['q', 'p1', 'u', 'p2'],
+    );
+    const r = check(lines);
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.stats.linearization.order, 'guided');
+    assert.deepEqual(
+      r.stats.linearization.around.map(({ overlapping, before, after }) => ({ overlapping, before, after })),
+      [{ overlapping: 3, before: 2, after: 1 }],
+    );
   });
 
   it('bounds the orders it replays', () => {
