@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { HELP, helpFor } from '../main-help';
+import { renderCheck } from './chaos-command';
 
 const REPO = resolve(__dirname, '../../../..');
 const MFSIM = join(REPO, 'tools/cli/bin/mfsim.js');
@@ -35,6 +36,22 @@ function tempHistory(name: string, edit: (lines: Record<string, unknown>[]) => v
 }
 
 describe('mfsim chaos check', () => {
+  it('says how many operations it linearized around an unbind, and only when there is one', () => {
+    const stats = { invoked: 3, ok: 3, fail: 0, info: 0, unfinished: 0, faults: 0, lagSamples: 0, modelRuns: 3, assumedHappened: [] };
+    const raced = renderCheck('h.jsonl', {
+      ok: true,
+      anomalies: [],
+      recovery: [],
+      stats: {
+        ...stats,
+        linearization: { order: 'guided', ordersTried: ['guided'], around: [{ injection: 'u', incident: 'x', overlapping: 2, before: 1, after: 1, moved: 1 }] },
+      },
+    });
+    assert.match(raced, /^ {2}Linearized 2 overlapping operation\(s\) around the u unbind \(1 placed before it, 1 after; 1 moved from invoke order\); the model replayed the guided order/m);
+    const plain = renderCheck('h.jsonl', { ok: true, anomalies: [], recovery: [], stats: { ...stats, linearization: { order: 'invoke', ordersTried: ['invoke'], around: [] } } });
+    assert.doesNotMatch(plain, /Linearized/);
+  });
+
   it('exits 0 on the clean sample history and prints the recovery time', () => {
     const r = mfsim('chaos', 'check', 'scenarios/chaos/histories/clean.jsonl');
     assert.equal(r.status, 0, r.stderr);
