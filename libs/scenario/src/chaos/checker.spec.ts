@@ -283,31 +283,28 @@ interface RaceOp {
  * `handled` order: each rc, the record signal counts and the final state are the model's for
  * that order.
  */
-function raceHistory(ops: readonly RaceOp[], handled: readonly string[]): Line[] {
+function raceHistory(ops: readonly RaceOp[], handled: readonly string[], inside?: { readonly id: string; readonly boundary: number }): Line[] {
   const parsed = parseScenario(RACE, 'race.yaml');
   assert.ok(parsed.ok);
   const byId = new Map(parsed.scenario.injections.map((i) => [i.id, i] as const));
-  const sent: number[] = [];
-  let before = 0;
+  // `inside`: the services handled that injection between two hops of the unbind u.
+  const placements = inside ? new Map([[handled.indexOf('u'), [{ index: handled.indexOf(inside.id), boundary: inside.boundary }]]]) : undefined;
   const run = runScenario({ ...parsed.scenario, injections: handled.map((id) => byId.get(id) as (typeof parsed.scenario.injections)[number]) }, undefined, {
     trace: 'none',
-    onInjection: (_r, kernel) => {
-      sent.push(kernel.mm.signals.length - before);
-      before = kernel.mm.signals.length;
-    },
+    ...(placements ? { inside: placements } : {}),
   });
+  const answer = (id: string) => run.injections.find((r) => r.injection.id === id);
   const incident = (id: string) => `00000000-0000-4000-8000-00000000000${handled.indexOf(id) + 1}`;
   const events: (Line & { time: number })[] = [];
   for (const o of ops) {
-    const j = handled.indexOf(o.id);
     events.push({ type: 'op', phase: 'invoke', time: o.invoke, injection: o.id, incident: incident(o.id) });
-    events.push({ type: 'op', phase: 'ok', time: o.done, injection: o.id, incident: incident(o.id), rc: run.injections[j]?.rc ?? null });
+    events.push({ type: 'op', phase: 'ok', time: o.done, injection: o.id, incident: incident(o.id), rc: answer(o.id)?.rc ?? null });
   }
   events.sort((a, b) => a.time - b.time);
   return [
     { type: 'run', scenario: RACE, seed: 1, startedAt: '2026-12-05T05:00:00.000Z' },
     ...events,
-    { type: 'final', state: outcomeToJson(run.outcome), records: handled.map((id, j) => ({ incident: incident(id), injection: id, signals: sent[j] ?? 0, unmaps: [] })) },
+    { type: 'final', state: outcomeToJson(run.outcome), records: handled.map((id) => ({ incident: incident(id), injection: id, signals: answer(id)?.sent ?? 0, unmaps: [] })) },
   ];
 }
 
@@ -324,7 +321,8 @@ describe('checkHistory: races with an unbind (linearization)', () => {
     assert.deepEqual(r.anomalies, []);
     assert.equal(r.stats.modelRuns, 1);
     assert.equal(r.stats.linearization.order, 'invoke');
-    assert.deepEqual(r.stats.linearization.around, [{ injection: 'u', incident: r.stats.linearization.around[0]?.incident, overlapping: 0, before: 0, after: 0, moved: 0 }]);
+    assert.deepEqual(r.stats.linearization.around, [{ injection: 'u', incident: r.stats.linearization.around[0]?.incident, overlapping: 0, before: 0, after: 0, inside: 0, moved: 0 }]);
+    assert.deepEqual(r.stats.linearization.points, []);
   });
 
   it('passes an operation invoked during the unbind and handled before it (rc 0)', () => {
@@ -404,6 +402,86 @@ describe('checkHistory: races with an unbind (linearization)', () => {
       r.stats.linearization.around.map(({ overlapping, before, after }) => ({ overlapping, before, after })),
       [{ overlapping: 3, before: 2, after: 1 }],
     );
+  });
+
+  it('the model answers at hop boundaries inside the unbind match neither side (the tests below depend on it)', () => {
+    // Boundary 8: the pre-remove walk has unmapped and signalled pid 301 (no signal for p1) and
+    // the page ends up not HWPoison; boundary 9: rc EIO. Before u: rc 0, 1 signal; after: ENXIO.
+    const at = (b: number) => raceHistory([{ id: 'p1', invoke: 0, done: 1 }], ['u', 'p1'], { id: 'p1', boundary: b });
+    const p1 = (lines: Line[]) => [lines.find((l) => l.phase === 'ok')?.rc, (finalOf(lines).records as { injection: string; signals: number }[]).find((r) => r.injection === 'p1')?.signals];
+    assert.deepEqual(p1(at(1)), [0, 1]);
+    assert.deepEqual(p1(at(8)), [0, 0]);
+    assert.deepEqual(p1(at(9)), ['EIO', 0]);
+    assert.deepEqual(p1(at(99)), ['ENXIO', 0]);
+    assert.deepEqual(finalOf(at(8)).state.pages, [{ pfn: '0x123450', hwpoison: false }]);
+  });
+
+  it('places a racing injection handled between two hops of the unbind at that hop boundary', () => {
+    for (const boundary of [8, 9]) {
+      const lines = raceHistory(
+        [
+          { id: 'u', invoke: 10, done: 100 },
+          { id: 'p1', invoke: 20, done: 60 },
+          { id: 'p2', invoke: 30, done: 110 },
+        ],
+        ['u', 'p1', 'p2'],
+        { id: 'p1', boundary },
+      );
+      const r = check(lines);
+      assert.deepEqual(r.anomalies, [], `boundary ${boundary}`);
+      const l = r.stats.linearization;
+      assert.equal(l.order, 'points');
+      assert.deepEqual(
+        l.points.map(({ injection, host, boundary: b, boundaries }) => ({ injection, host, boundary: b, boundaries })),
+        [{ injection: 'p1', host: 'u', boundary, boundaries: 12 }],
+      );
+      assert.deepEqual(
+        l.around.map(({ overlapping, before, inside, after }) => ({ overlapping, before, inside, after })),
+        [{ overlapping: 2, before: 0, inside: 1, after: 1 }],
+      );
+      // Two side probes, one boundary count, the boundaries tried, one full replay.
+      assert.ok(l.pointReplays >= boundary - 5 && r.stats.modelRuns === 2 + l.pointReplays + 1, JSON.stringify({ l, runs: r.stats.modelRuns }));
+    }
+  });
+
+  it('still fails a racing answer no hop boundary explains, with the usual anomaly names', () => {
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 60 },
+      ],
+      ['u', 'p1'],
+      { id: 'p1', boundary: 8 },
+    );
+    // rc 0 with two signals: neither side nor any point inside the unbind sends two for p1.
+    const rec = (finalOf(lines).records as { injection: string; signals: number }[]).find((x) => x.injection === 'p1');
+    assert.ok(rec);
+    rec.signals = 2;
+    const r = check(lines);
+    assert.equal(r.ok, false);
+    // The best order left (the guided one, p1 placed after the unbind) also has the page's state wrong.
+    assert.deepEqual(names(r), ['duplicate-signal', 'wrong-outcome']);
+    assert.ok(r.anomalies.some((a) => a.injection === 'p1' && a.field === 'records.signals'), JSON.stringify(r.anomalies));
+    assert.deepEqual(
+      r.stats.linearization.points.map(({ injection, boundary }) => ({ injection, boundary })),
+      [{ injection: 'p1', boundary: null }],
+    );
+    assert.notEqual(r.stats.linearization.order, 'points');
+  });
+
+  it('bounds the hop boundaries it searches', () => {
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 60 },
+      ],
+      ['u', 'p1'],
+      { id: 'p1', boundary: 8 },
+    );
+    const r = checkHistory(parse(lines), { maxPointReplays: 4 });
+    assert.equal(r.ok, false);
+    assert.equal(r.stats.linearization.pointReplays, 4);
+    assert.deepEqual(r.stats.linearization.points.map((p) => p.boundary), [null]);
   });
 
   it('bounds the orders it replays', () => {

@@ -21,7 +21,7 @@ import { compareOutcome, type Mismatch } from '../compare';
 import { type InjectionRc, type Outcome, type OutcomeSignal } from '../outcome';
 import { parseScenario } from '../parse-scenario';
 import { explainMismatch } from '../render';
-import { runScenario, type RunIds } from '../run-scenario';
+import { runScenario, type InsidePlacement, type RunIds } from '../run-scenario';
 import type { ExpectSpec, InjectionSpec, Scenario } from '../scenario.types';
 import type { FaultRef, History, HistoryOp, IncidentRecord } from './history';
 
@@ -74,7 +74,7 @@ export interface CheckStats {
 }
 
 /** Which order the model replayed: `invoke` order, or one that moves operations racing a non-commuting one. */
-export type OrderName = 'invoke' | 'guided' | 'all-before' | 'all-after';
+export type OrderName = 'points' | 'invoke' | 'guided' | 'all-before' | 'all-after';
 
 export interface Linearization {
   /** The order of the best-matching model run. */
@@ -83,6 +83,24 @@ export interface Linearization {
   readonly ordersTried: OrderName[];
   /** Each non-commuting operation (an unbind) and the operations racing it, as the chosen order placed them. */
   readonly around: LinearizedAround[];
+  /**
+   * Racing operations whose answer matches neither side of their unbind, placed at a hop
+   * boundary inside it (the `points` order); `boundary` null: no boundary explains it (it stays
+   * where the guided order put it).
+   */
+  readonly points: LinearizationPoint[];
+  /** Model runs spent searching those boundaries. */
+  readonly pointReplays: number;
+}
+
+export interface LinearizationPoint {
+  readonly injection: string;
+  readonly incident: string;
+  /** The unbind it was placed inside. */
+  readonly host: string;
+  /** The hop boundary (1-based) it runs at, of `boundaries` the unbind's call tree has; null: none matched. */
+  readonly boundary: number | null;
+  readonly boundaries: number;
 }
 
 export interface LinearizedAround {
@@ -93,6 +111,8 @@ export interface LinearizedAround {
   /** Of these, how many the chosen order placed before / after it. */
   readonly before: number;
   readonly after: number;
+  /** How many it placed inside it, at a hop boundary. */
+  readonly inside: number;
   /** How many sit on the other side of it than in invoke order. */
   readonly moved: number;
 }
@@ -113,6 +133,8 @@ export interface CheckOptions {
   readonly maxIndeterminate?: number;
   /** At most this many orders are replayed around non-commuting operations; default 4. */
   readonly maxOrders?: number;
+  /** At most this many model runs search the hop boundaries inside unbinds; default 2000. */
+  readonly maxPointReplays?: number;
 }
 
 /** The history cannot be checked (it names an unknown injection, its scenario is invalid, ...). */
@@ -127,7 +149,8 @@ export class HistoryCheckError extends Error {
 }
 
 export const DEFAULT_MAX_INDETERMINATE = 12;
-export const DEFAULT_MAX_ORDERS = 4;
+export const DEFAULT_MAX_ORDERS = 5;
+export const DEFAULT_MAX_POINT_REPLAYS = 2000;
 
 /** Injection kinds that do not commute with the operations on their device: they are linearized. */
 const NON_COMMUTING: ReadonlySet<InjectionSpec['kind']> = new Set(['unbind']);
@@ -209,6 +232,8 @@ function topField(path: string): string {
 interface Attempt {
   readonly anomalies: Anomaly[];
   readonly assumed: string[];
+  /** The model's answer for each replayed operation. */
+  readonly answers: Map<Invocation, Answer>;
 }
 
 function deterministicIds(): RunIds {
@@ -220,34 +245,54 @@ function deterministicIds(): RunIds {
   };
 }
 
-interface Replay {
-  readonly outcome: Outcome;
-  /** The model's rc and signal count of each replayed operation, in the replayed order. */
-  readonly rc: (InjectionRc | null)[];
-  readonly sent: number[];
+/** Racing operations run inside a non-commuting one, at one of its hop boundaries. */
+type Inside = ReadonlyMap<Invocation, { readonly host: Invocation; readonly boundary: number }>;
+
+interface Answer {
+  readonly rc: InjectionRc | null;
+  readonly sent: number;
 }
 
-/** One model run over `chosen`, in that order. */
-function replay(scenario: Scenario, chosen: readonly Invocation[]): Replay {
+interface Replay {
+  readonly outcome: Outcome;
+  /** The model's rc and signal count of each replayed operation. */
+  readonly answers: Map<Invocation, Answer>;
+  /** The hop boundaries of each host of `inside` (and of each `probe`). */
+  readonly boundaries: Map<Invocation, number>;
+}
+
+/**
+ * One model run over `chosen`, in that order, with the operations of `inside` run inside their
+ * host (when the host is chosen) at their boundary; `probe` hosts count their boundaries.
+ */
+function replay(scenario: Scenario, chosen: readonly Invocation[], inside: Inside = new Map(), probe: readonly Invocation[] = []): Replay {
   const byId = new Map(scenario.injections.map((i) => [i.id, i] as const));
-  const injections = chosen.map((c) => byId.get(c.invoke.injection) as InjectionSpec);
-  /** Signals the model sends for each chosen injection. */
-  const sent: number[] = [];
-  let before = 0;
-  const run = runScenario({ ...scenario, injections }, deterministicIds(), {
-    trace: 'none',
-    onInjection: (_run, kernel) => {
-      sent.push(kernel.mm.signals.length - before);
-      before = kernel.mm.signals.length;
-    },
+  // A copy per chosen operation: the same injection may be sent twice.
+  const injections = chosen.map((c) => ({ ...(byId.get(c.invoke.injection) as InjectionSpec) }) as InjectionSpec);
+  const index = new Map(chosen.map((c, j) => [c, j] as const));
+  const placements = new Map<number, InsidePlacement[]>();
+  for (const h of probe) if (index.has(h)) placements.set(index.get(h) as number, []);
+  for (const [o, at] of inside) {
+    const h = index.get(at.host);
+    const j = index.get(o);
+    if (h === undefined || j === undefined) continue;
+    placements.set(h, [...(placements.get(h) ?? []), { index: j, boundary: at.boundary }]);
+  }
+  const run = runScenario({ ...scenario, injections }, deterministicIds(), { trace: 'none', inside: placements });
+  const of = new Map(run.injections.map((r) => [r.injection, r] as const));
+  const answers = new Map<Invocation, Answer>();
+  const boundaries = new Map<Invocation, number>();
+  chosen.forEach((c, j) => {
+    const r = of.get(injections[j] as InjectionSpec);
+    answers.set(c, { rc: r?.rc ?? null, sent: r?.sent ?? 0 });
+    if (r?.boundaries !== undefined) boundaries.set(c, r.boundaries);
   });
-  return { outcome: run.outcome, rc: chosen.map((_, j) => run.injections[j]?.rc ?? null), sent };
+  return { outcome: run.outcome, answers, boundaries };
 }
 
 /** One model run over `chosen` (in the given order), compared with the history. */
-function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
-  const run = replay(scenario, chosen);
-  const sent = run.sent;
+function attempt(scenario: Scenario, chosen: Invocation[], inside: Inside, state: Outcome, records: readonly IncidentRecord[] | undefined, assumed: string[]): Attempt {
+  const run = replay(scenario, chosen, inside);
   const model = run.outcome;
   const anomalies: Anomaly[] = [];
 
@@ -286,10 +331,10 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
   for (const m of mismatches) anomalies.push({ name: 'wrong-outcome', field: topField(m.path), detail: `final state: ${explainMismatch(m)}` });
 
   // Operation by operation: the rc each acknowledged injection returned.
-  chosen.forEach((c, j) => {
+  chosen.forEach((c) => {
     const done = c.completion;
     if (done?.phase !== 'ok' || done.rc === undefined) return;
-    const rc = run.rc[j] ?? null;
+    const rc = run.answers.get(c)?.rc ?? null;
     if (done.rc !== rc)
       anomalies.push({
         name: 'wrong-outcome',
@@ -302,9 +347,9 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
   // Incident by incident: the signals the stack's records say each incident sent.
   if (records) {
     const byIncident = new Map(records.map((r) => [r.incident, r] as const));
-    chosen.forEach((c, j) => {
+    chosen.forEach((c) => {
       const rec = byIncident.get(c.invoke.incident);
-      const m = sent[j] ?? 0;
+      const m = run.answers.get(c)?.sent ?? 0;
       if (!rec || rec.signals === m) return;
       const where = { injection: c.invoke.injection, incident: c.invoke.incident };
       if (rec.signals > m && m > 0)
@@ -313,7 +358,7 @@ function attempt(scenario: Scenario, chosen: Invocation[], state: Outcome, recor
         anomalies.push({ name: 'wrong-outcome', field: 'records.signals', ...where, detail: `records: incident ${c.invoke.incident} sent ${rec.signals} signal(s), expected ${m}` });
     });
   }
-  return { anomalies, assumed };
+  return { anomalies, assumed, answers: run.answers };
 }
 
 /** When an operation completed: never, for an indeterminate one (it may take effect at any later time). */
@@ -355,6 +400,8 @@ type Side = 'keep' | 'before' | 'after' | 'either';
 interface CandidateOrder {
   readonly name: OrderName;
   readonly ops: Invocation[];
+  /** The `points` order: operations run inside an unbind. */
+  readonly inside?: Inside;
 }
 
 /**
@@ -406,19 +453,15 @@ function candidateOrders(
   races: readonly Race[],
   records: readonly IncidentRecord[] | undefined,
   maxOrders: number,
-): { candidates: CandidateOrder[]; probes: number } {
+  maxPointReplays: number,
+  judge: (ops: Invocation[], inside: Inside) => Attempt,
+): { candidates: CandidateOrder[]; probes: number; points: LinearizationPoint[]; pointReplays: number } {
   const invoke: CandidateOrder = { name: 'invoke', ops: [...replayed] };
-  if (!races.some((r) => r.overlapping.length > 0)) return { candidates: [invoke], probes: 0 };
+  if (!races.some((r) => r.overlapping.length > 0)) return { candidates: [invoke], probes: 0, points: [], pointReplays: 0 };
   const allBefore = placeOps(replayed, races, () => 'before');
   const allAfter = placeOps(replayed, races, () => 'after');
   // The model's answer for each racing operation on either side (they commute with each other).
-  const answers = (ops: Invocation[] | null): Map<Invocation, { rc: InjectionRc | null; sent: number }> => {
-    const m = new Map<Invocation, { rc: InjectionRc | null; sent: number }>();
-    if (!ops) return m;
-    const r = replay(scenario, ops);
-    ops.forEach((o, j) => m.set(o, { rc: r.rc[j] ?? null, sent: r.sent[j] ?? 0 }));
-    return m;
-  };
+  const answers = (ops: Invocation[] | null): Map<Invocation, Answer> => (ops ? replay(scenario, ops).answers : new Map<Invocation, Answer>());
   const before = answers(allBefore);
   const after = answers(allAfter);
   const probes = (allBefore ? 1 : 0) + (allAfter ? 1 : 0);
@@ -427,40 +470,131 @@ function candidateOrders(
     const done = o.completion;
     if (done?.phase !== 'ok') return 'either';
     const seen = signals.get(o.invoke.incident);
-    const score = (a: { rc: InjectionRc | null; sent: number } | undefined): number =>
+    const score = (a: Answer | undefined): number =>
       a === undefined ? -1 : (done.rc !== undefined && done.rc === a.rc ? 1 : 0) + (seen !== undefined && seen === a.sent ? 1 : 0);
     const b = score(before.get(o));
     const a = score(after.get(o));
     return b > a ? 'before' : a > b ? 'after' : 'either';
   });
+  // Racing operations whose answer matches neither side: a hop boundary inside the unbind.
+  const matches = (o: Invocation, a: Answer | undefined): boolean => {
+    const done = o.completion;
+    const seen = signals.get(o.invoke.incident);
+    return a !== undefined && done?.phase === 'ok' && done.rc === a.rc && (seen === undefined || seen === a.sent);
+  };
+  const host = new Map<Invocation, Invocation>();
+  for (const r of races) for (const o of r.overlapping) if (!host.has(o)) host.set(o, r.barrier);
+  const neither = guided
+    ? [...host.keys()].filter((o) => o.completion?.phase === 'ok' && !matches(o, before.get(o)) && !matches(o, after.get(o))).sort((x, y) => x.invoke.line - y.invoke.line)
+    : [];
+  const search = guided && neither.length > 0 ? searchPoints(scenario, guided, neither, host, matches, judge, maxPointReplays) : null;
   const candidates: CandidateOrder[] = [];
   const seen = new Set<string>();
   const ids = new Map(replayed.map((o, i) => [o, i] as const));
   for (const c of [
+    search && search.inside.size > 0 && guided && { name: 'points' as const, ops: guided, inside: search.inside },
     guided && { name: 'guided' as const, ops: guided },
     invoke,
     allBefore && { name: 'all-before' as const, ops: allBefore },
     allAfter && { name: 'all-after' as const, ops: allAfter },
   ]) {
     if (!c) continue;
-    const sig = c.ops.map((o) => ids.get(o)).join(',');
+    const sig = c.ops.map((o) => `${ids.get(o)}${c.inside?.has(o) ? `@${c.inside.get(o)?.boundary}` : ''}`).join(',');
     if (seen.has(sig)) continue;
     seen.add(sig);
     candidates.push(c);
   }
-  return { candidates: candidates.slice(0, Math.max(1, maxOrders)), probes };
+  return { candidates: candidates.slice(0, Math.max(1, maxOrders)), probes, points: search?.points ?? [], pointReplays: search?.replays ?? 0 };
+}
+
+/**
+ * The operations `ops` (in that order) with those of `inside` moved inside their host, in
+ * effect order; null when that breaks real time (some B before an A that completed before B
+ * was invoked).
+ */
+function insideOrder(ops: readonly Invocation[], inside: Inside): Invocation[] | null {
+  const pos = new Map(ops.map((o, i) => [o, i] as const));
+  const key = (o: Invocation): [number, number] => {
+    const at = inside.get(o);
+    return at && pos.has(at.host) ? [pos.get(at.host) as number, at.boundary] : [pos.get(o) as number, 0];
+  };
+  const seq = [...ops].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    return x[0] - y[0] || x[1] - y[1];
+  });
+  let latestInvoke = -Infinity;
+  for (const o of seq) {
+    if (completedAt(o) < latestInvoke) return null;
+    latestInvoke = Math.max(latestInvoke, o.invoke.time);
+  }
+  return seq;
+}
+
+/**
+ * Greedy, in invoke order: each operation of `neither` goes to a hop boundary of its host at
+ * which the model's answer for it (rc, signal count) is the observed one, real time permitting,
+ * the operations placed before it staying where they are. Of those boundaries, the one whose
+ * whole replay (`judge`: compared with the history as a candidate order is) has the fewest
+ * anomalies, the first on a tie: several boundaries give the same answer but not the same final
+ * state (a page poisoned before or after the pre-remove walk reached its file). At most
+ * `maxReplays` model runs.
+ */
+function searchPoints(
+  scenario: Scenario,
+  ops: Invocation[],
+  neither: readonly Invocation[],
+  host: ReadonlyMap<Invocation, Invocation>,
+  matches: (o: Invocation, a: Answer | undefined) => boolean,
+  judge: (ops: Invocation[], inside: Inside) => Attempt,
+  maxReplays: number,
+): { inside: Map<Invocation, { host: Invocation; boundary: number }>; points: LinearizationPoint[]; replays: number } {
+  const inside = new Map<Invocation, { host: Invocation; boundary: number }>();
+  const points: LinearizationPoint[] = [];
+  let replays = 0;
+  const hosts = [...new Set(neither.map((o) => host.get(o) as Invocation))];
+  // How many boundaries each host has (with nothing inside it).
+  const count = new Map<Invocation, number>();
+  if (maxReplays > 0) {
+    const r = replay(scenario, ops, new Map(), hosts);
+    replays++;
+    for (const [h, n] of r.boundaries) count.set(h, n);
+  }
+  for (const o of neither) {
+    const h = host.get(o) as Invocation;
+    let found: number | null = null;
+    let fewest = Infinity;
+    for (let b = 1; b <= (count.get(h) ?? 0) && replays < maxReplays; b++) {
+      const trial = new Map(inside).set(o, { host: h, boundary: b });
+      if (!insideOrder(ops, trial)) continue;
+      const a = judge(ops, trial);
+      replays++;
+      if (matches(o, a.answers.get(o)) && a.anomalies.length < fewest) {
+        found = b;
+        fewest = a.anomalies.length;
+        if (fewest === 0) break;
+      }
+    }
+    if (found !== null) inside.set(o, { host: h, boundary: found });
+    points.push({ injection: o.invoke.injection, incident: o.invoke.incident, host: h.invoke.injection, boundary: found, boundaries: count.get(h) ?? 0 });
+  }
+  return { inside, points, replays };
 }
 
 /** Where the chosen order put the operations racing each non-commuting one. */
-function describeRaces(races: readonly Race[], ops: readonly Invocation[]): LinearizedAround[] {
+function describeRaces(races: readonly Race[], ops: readonly Invocation[], inside: Inside = new Map()): LinearizedAround[] {
   const pos = new Map(ops.map((o, i) => [o, i] as const));
   return races.map((r) => {
     const at = pos.get(r.barrier);
     let before = 0;
     let moved = 0;
+    let within = 0;
     for (const o of r.overlapping) {
       const p = pos.get(o);
       if (p === undefined || at === undefined) continue;
+      if (inside.get(o)?.host === r.barrier) {
+        within++;
+        continue;
+      }
       const isBefore = p < at;
       if (isBefore) before++;
       if (isBefore !== o.invoke.line < r.barrier.invoke.line) moved++;
@@ -471,7 +605,8 @@ function describeRaces(races: readonly Race[], ops: readonly Invocation[]): Line
       incident: r.barrier.invoke.incident,
       overlapping: r.overlapping.length,
       before,
-      after: at === undefined ? 0 : placed - before,
+      after: at === undefined ? 0 : placed - before - within,
+      inside: within,
       moved,
     };
   });
@@ -564,7 +699,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
   const indeterminate = replayed.filter((i) => i.completion === null || i.completion.phase === 'info');
   let modelRuns = 0;
   let assumed: string[] = [];
-  let linearization: Linearization = { order: 'invoke', ordersTried: [], around: [] };
+  let linearization: Linearization = { order: 'invoke', ordersTried: [], around: [], points: [], pointReplays: 0 };
   if (indeterminate.length > max) {
     anomalies.push({
       name: 'too-many-indeterminate',
@@ -573,8 +708,10 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
   } else {
     const state = stateOutcome(final.state, final.line);
     const races = findRaces(scenario, replayed);
-    const orders = candidateOrders(scenario, replayed, races, records, opts.maxOrders ?? DEFAULT_MAX_ORDERS);
-    modelRuns += orders.probes;
+    const orders = candidateOrders(scenario, replayed, races, records, opts.maxOrders ?? DEFAULT_MAX_ORDERS, opts.maxPointReplays ?? DEFAULT_MAX_POINT_REPLAYS, (ops, inside) =>
+      attempt(scenario, ops, inside, state, records, []),
+    );
+    modelRuns += orders.probes + orders.pointReplays;
     let best: { attempt: Attempt; order: CandidateOrder } | null = null;
     search: for (const order of orders.candidates) {
       for (let mask = 0; mask < 2 ** indeterminate.length; mask++) {
@@ -583,6 +720,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
         const a = attempt(
           scenario,
           chosen,
+          order.inside ?? new Map(),
           state,
           records,
           indeterminate.filter((i) => !skipped.has(i)).map((i) => i.invoke.incident),
@@ -595,7 +733,13 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
     if (best) {
       anomalies.push(...best.attempt.anomalies);
       assumed = best.attempt.assumed;
-      linearization = { order: best.order.name, ordersTried: orders.candidates.map((c) => c.name), around: describeRaces(races, best.order.ops) };
+      linearization = {
+        order: best.order.name,
+        ordersTried: orders.candidates.map((c) => c.name),
+        around: describeRaces(races, best.order.ops, best.order.inside),
+        points: orders.points,
+        pointReplays: orders.pointReplays,
+      };
     }
   }
 

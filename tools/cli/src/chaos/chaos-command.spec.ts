@@ -44,11 +44,32 @@ describe('mfsim chaos check', () => {
       recovery: [],
       stats: {
         ...stats,
-        linearization: { order: 'guided', ordersTried: ['guided'], around: [{ injection: 'u', incident: 'x', overlapping: 2, before: 1, after: 1, moved: 1 }] },
+        linearization: { order: 'guided', ordersTried: ['guided'], around: [{ injection: 'u', incident: 'x', overlapping: 2, before: 1, after: 1, inside: 0, moved: 1 }], points: [], pointReplays: 0 },
       },
     });
     assert.match(raced, /^ {2}Linearized 2 overlapping operation\(s\) around the u unbind \(1 placed before it, 1 after; 1 moved from invoke order\); the model replayed the guided order/m);
-    const plain = renderCheck('h.jsonl', { ok: true, anomalies: [], recovery: [], stats: { ...stats, linearization: { order: 'invoke', ordersTried: ['invoke'], around: [] } } });
+    assert.doesNotMatch(raced, /Hop boundaries/);
+    const inside = renderCheck('h.jsonl', {
+      ok: false,
+      anomalies: [],
+      recovery: [],
+      stats: {
+        ...stats,
+        linearization: {
+          order: 'points',
+          ordersTried: ['points', 'guided'],
+          around: [{ injection: 'u', incident: 'x', overlapping: 3, before: 1, after: 1, inside: 1, moved: 1 }],
+          points: [
+            { injection: 'p1', incident: 'y', host: 'u', boundary: 8, boundaries: 12 },
+            { injection: 'p2', incident: 'z', host: 'u', boundary: null, boundaries: 12 },
+          ],
+          pointReplays: 13,
+        },
+      },
+    });
+    assert.match(inside, /\(1 placed before it, 1 inside it at hop boundaries, 1 after; 1 moved from invoke order\); the model replayed the points order/);
+    assert.match(inside, /Hop boundaries searched for 2 operation\(s\) matching neither side, in 13 model run\(s\): 1 placed \(p1 at 8\/12 of u\), 1 explained by none \(p2\)\./);
+    const plain = renderCheck('h.jsonl', { ok: true, anomalies: [], recovery: [], stats: { ...stats, linearization: { order: 'invoke', ordersTried: ['invoke'], around: [], points: [], pointReplays: 0 } } });
     assert.doesNotMatch(plain, /Linearized/);
   });
 

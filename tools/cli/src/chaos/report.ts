@@ -92,12 +92,26 @@ export function buildReport(r: ReportInput): ReportJson {
   };
 }
 
-/** "Linearized 9 overlapping operations around the unbind u51 (4 before it, 5 after; 3 moved); order guided." */
+/**
+ * "Linearized 9 overlapping operation(s) around the u51 unbind (4 placed before it, 3 inside it
+ * at hop boundaries, 2 after; 3 moved from invoke order); the model replayed the points order (…).
+ * Hop boundaries searched for 4 operation(s) in 120 model runs: 3 placed (u7 at 14/52, …), 1 explained by none (u9)."
+ */
 export function linearizationText(l: ReportJson['linearization']): string {
   const parts = l.around.map(
-    (a) => `${a.overlapping} overlapping operation(s) around the ${a.injection} unbind (${a.before} placed before it, ${a.after} after; ${a.moved} moved from invoke order)`,
+    (a) =>
+      `${a.overlapping} overlapping operation(s) around the ${a.injection} unbind (${a.before} placed before it, ${a.inside ? `${a.inside} inside it at hop boundaries, ` : ''}${a.after} after; ${a.moved} moved from invoke order)`,
   );
-  return `Linearized ${parts.join('; ')}; the model replayed the ${l.order} order (${l.ordersTried.length} order(s) tried: ${l.ordersTried.join(', ') || 'none'}).`;
+  const text = `Linearized ${parts.join('; ')}; the model replayed the ${l.order} order (${l.ordersTried.length} order(s) tried: ${l.ordersTried.join(', ') || 'none'}).`;
+  const points = l.points ?? [];
+  if (points.length === 0) return text;
+  const placed = points.filter((p) => p.boundary !== null);
+  const none = points.filter((p) => p.boundary === null);
+  return (
+    `${text} Hop boundaries searched for ${points.length} operation(s) matching neither side, in ${l.pointReplays} model run(s): ${placed.length} placed` +
+    `${placed.length ? ` (${placed.map((p) => `${p.injection} at ${p.boundary}/${p.boundaries} of ${p.host}`).join(', ')})` : ''}` +
+    `${none.length ? `, ${none.length} explained by none (${none.map((p) => p.injection).join(', ')})` : ''}.`
+  );
 }
 
 const ms = (v: number | null) => (v === null ? '–' : `${Math.round(v)}`);
