@@ -269,6 +269,7 @@ injections:
   - { id: u, unbind: { device: pmem0, pid: 1 } }
   - { id: p1, corruptPfn: { pfn: "0x123450" } }
   - { id: p2, corruptPfn: { pfn: "0x123451" } }
+  - { id: p5, corruptPfn: { pfn: "0x123455" } }
   - { id: q, corruptPfn: { pfn: "0x523450" } }
 `;
 
@@ -283,12 +284,12 @@ interface RaceOp {
  * `handled` order: each rc, the record signal counts and the final state are the model's for
  * that order.
  */
-function raceHistory(ops: readonly RaceOp[], handled: readonly string[], inside?: { readonly id: string; readonly boundary: number }): Line[] {
+function raceHistory(ops: readonly RaceOp[], handled: readonly string[], ...inside: { readonly id: string; readonly boundary: number }[]): Line[] {
   const parsed = parseScenario(RACE, 'race.yaml');
   assert.ok(parsed.ok);
   const byId = new Map(parsed.scenario.injections.map((i) => [i.id, i] as const));
   // `inside`: the services handled that injection between two hops of the unbind u.
-  const placements = inside ? new Map([[handled.indexOf('u'), [{ index: handled.indexOf(inside.id), boundary: inside.boundary }]]]) : undefined;
+  const placements = inside.length > 0 ? new Map([[handled.indexOf('u'), inside.map((x) => ({ index: handled.indexOf(x.id), boundary: x.boundary }))]]) : undefined;
   const run = runScenario({ ...parsed.scenario, injections: handled.map((id) => byId.get(id) as (typeof parsed.scenario.injections)[number]) }, undefined, {
     trace: 'none',
     ...(placements ? { inside: placements } : {}),
@@ -444,6 +445,58 @@ describe('checkHistory: races with an unbind (linearization)', () => {
     }
   });
 
+  it('moves inside with it an operation real time forces in (invoked after the placed one completed)', () => {
+    // p5 (a page no process maps) answers rc 0 before the unbind and at boundary 8 alike, so the
+    // guided order puts it before u; but it was invoked after p1 (inside, at 8) completed.
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 40 },
+        { id: 'p5', invoke: 50, done: 70 },
+      ],
+      ['u', 'p1', 'p5'],
+      { id: 'p1', boundary: 8 },
+      { id: 'p5', boundary: 8 },
+    );
+    const r = check(lines);
+    assert.deepEqual(r.anomalies, []);
+    assert.deepEqual(
+      r.stats.linearization.points.map(({ injection, boundary, reason }) => ({ injection, boundary, reason })),
+      [
+        { injection: 'p1', boundary: 8, reason: 'answer' },
+        { injection: 'p5', boundary: 8, reason: 'real-time' },
+      ],
+    );
+  });
+
+  it('places an operation whose answer matches a side but whose page does not (no records: rc only)', () => {
+    // Without records only the rc is compared: p1's rc 0 is the "before" answer, but its page is
+    // not HWPoison in the final state — only boundary 8 (or later, until EIO) leaves it so.
+    const lines = raceHistory(
+      [
+        { id: 'u', invoke: 10, done: 100 },
+        { id: 'p1', invoke: 20, done: 60 },
+      ],
+      ['u', 'p1'],
+      { id: 'p1', boundary: 8 },
+    );
+    const fin = finalOf(lines);
+    fin.state.incidents = lines.filter((l) => l.phase === 'ok').map((l) => ({ id: l.injection, incident: l.incident, traceId: '0'.repeat(32), status: 'complete' }));
+    delete fin.records;
+    const r = check(lines);
+    assert.deepEqual(r.anomalies, []);
+    assert.deepEqual(
+      r.stats.linearization.points.map(({ injection, boundary, reason }) => ({ injection, boundary, reason })),
+      [{ injection: 'p1', boundary: 8, reason: 'state' }],
+    );
+    // And its page poisoned after all: placed before u, as the guided order does.
+    (fin.state.pages as { pfn: string; hwpoison: boolean }[])[0] = { pfn: '0x123450', hwpoison: true };
+    const plain = check(lines);
+    assert.deepEqual(plain.anomalies, []);
+    assert.deepEqual(plain.stats.linearization.points, []);
+    assert.equal(plain.stats.linearization.order, 'guided');
+  });
+
   it('still fails a racing answer no hop boundary explains, with the usual anomaly names', () => {
     const lines = raceHistory(
       [
@@ -466,6 +519,7 @@ describe('checkHistory: races with an unbind (linearization)', () => {
       r.stats.linearization.points.map(({ injection, boundary }) => ({ injection, boundary })),
       [{ injection: 'p1', boundary: null }],
     );
+    assert.ok(r.stats.linearization.pointReplays > 0);
     assert.notEqual(r.stats.linearization.order, 'points');
   });
 

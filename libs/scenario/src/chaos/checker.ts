@@ -101,6 +101,12 @@ export interface LinearizationPoint {
   /** The hop boundary (1-based) it runs at, of `boundaries` the unbind's call tree has; null: none matched. */
   readonly boundary: number | null;
   readonly boundaries: number;
+  /**
+   * Why: `answer` (its rc / signal count match neither side), `state` (they match a side, the
+   * final state does not: e.g. acknowledged rc 0, page not HWPoison), `real-time` (another
+   * operation placed inside forced it in, e.g. it was invoked after that one completed).
+   */
+  readonly reason: 'answer' | 'state' | 'real-time';
 }
 
 export interface LinearizedAround {
@@ -361,6 +367,17 @@ function attempt(scenario: Scenario, chosen: Invocation[], inside: Inside, state
   return { anomalies, assumed, answers: run.answers };
 }
 
+/**
+ * An acknowledged (rc 0) injection of one pfn whose page the final state shows not HWPoison:
+ * no side of an unbind explains that, a point inside it may (docs/chaos-history.md).
+ */
+function notPoisoned(scenario: Scenario, o: Invocation, state: Outcome): boolean {
+  if (o.completion?.phase !== 'ok' || o.completion.rc !== 0) return false;
+  const inj = scenario.injections.find((i) => i.id === o.invoke.injection);
+  const pfn = inj && (inj.kind === 'corruptPfn' || inj.kind === 'mce' || inj.kind === 'background') ? inj.pfn : null;
+  return pfn !== null && state.pages.some((p) => p.pfn === pfn && !p.hwpoison);
+}
+
 /** When an operation completed: never, for an indeterminate one (it may take effect at any later time). */
 function completedAt(i: Invocation): number {
   return i.completion?.phase === 'ok' ? i.completion.time : Infinity;
@@ -455,6 +472,7 @@ function candidateOrders(
   maxOrders: number,
   maxPointReplays: number,
   judge: (ops: Invocation[], inside: Inside) => Attempt,
+  suspect: (o: Invocation) => boolean,
 ): { candidates: CandidateOrder[]; probes: number; points: LinearizationPoint[]; pointReplays: number } {
   const invoke: CandidateOrder = { name: 'invoke', ops: [...replayed] };
   if (!races.some((r) => r.overlapping.length > 0)) return { candidates: [invoke], probes: 0, points: [], pointReplays: 0 };
@@ -487,7 +505,7 @@ function candidateOrders(
   const neither = guided
     ? [...host.keys()].filter((o) => o.completion?.phase === 'ok' && !matches(o, before.get(o)) && !matches(o, after.get(o))).sort((x, y) => x.invoke.line - y.invoke.line)
     : [];
-  const search = guided && neither.length > 0 ? searchPoints(scenario, guided, neither, host, matches, judge, maxPointReplays) : null;
+  const search = guided && (neither.length > 0 || [...host.keys()].some(suspect)) ? searchPoints(scenario, guided, neither, guided.filter((o) => host.has(o) && !neither.includes(o) && suspect(o)), host, matches, judge, maxPointReplays) : null;
   const candidates: CandidateOrder[] = [];
   const seen = new Set<string>();
   const ids = new Map(replayed.map((o, i) => [o, i] as const));
@@ -514,13 +532,15 @@ function candidateOrders(
  */
 function insideOrder(ops: readonly Invocation[], inside: Inside): Invocation[] | null {
   const pos = new Map(ops.map((o, i) => [o, i] as const));
-  const key = (o: Invocation): [number, number] => {
+  // At one boundary, the operations run in the order `inside` lists them.
+  const nth = new Map([...inside.keys()].map((o, i) => [o, i + 1] as const));
+  const key = (o: Invocation): [number, number, number] => {
     const at = inside.get(o);
-    return at && pos.has(at.host) ? [pos.get(at.host) as number, at.boundary] : [pos.get(o) as number, 0];
+    return at && pos.has(at.host) ? [pos.get(at.host) as number, at.boundary, nth.get(o) as number] : [pos.get(o) as number, 0, 0];
   };
   const seq = [...ops].sort((a, b) => {
     const [x, y] = [key(a), key(b)];
-    return x[0] - y[0] || x[1] - y[1];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
   });
   let latestInvoke = -Infinity;
   for (const o of seq) {
@@ -530,28 +550,71 @@ function insideOrder(ops: readonly Invocation[], inside: Inside): Invocation[] |
   return seq;
 }
 
+type Placed = Map<Invocation, { host: Invocation; boundary: number }>;
+
+/**
+ * The operations `anchored` places inside their hosts, and the ones real time then forces inside
+ * as well: an operation of the same race placed before the host that was invoked after some
+ * operation inside it completed goes inside at the latest such one's boundary (the earliest spot
+ * real time allows it), one placed after the host that completed before some operation inside
+ * was invoked goes at the earliest such one's boundary (the latest spot). Repeated until nothing
+ * moves. At one boundary the operations run in invoke order.
+ */
+function closeInside(ops: readonly Invocation[], anchored: Placed, host: ReadonlyMap<Invocation, Invocation>): { inside: Placed; pushed: Invocation[] } {
+  const pos = new Map(ops.map((o, i) => [o, i] as const));
+  const all: Placed = new Map(anchored);
+  const free = ops.filter((x) => host.has(x) && !anchored.has(x));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const x of free) {
+      const h = host.get(x) as Invocation;
+      const early = (pos.get(x) as number) < (pos.get(h) as number);
+      let at: number | undefined;
+      for (const [n, p] of all) {
+        if (n === x || p.host !== h) continue;
+        if (early && completedAt(n) < x.invoke.time) at = Math.max(at ?? -Infinity, p.boundary);
+        if (!early && completedAt(x) < n.invoke.time) at = Math.min(at ?? Infinity, p.boundary);
+      }
+      if (at !== undefined && all.get(x)?.boundary !== at) {
+        all.set(x, { host: h, boundary: at });
+        changed = true;
+      }
+    }
+  }
+  const inside: Placed = new Map(
+    [...all].sort(([x, p], [y, q]) => (pos.get(p.host) as number) - (pos.get(q.host) as number) || p.boundary - q.boundary || x.invoke.time - y.invoke.time),
+  );
+  return { inside, pushed: free.filter((x) => all.has(x)) };
+}
+
 /**
  * Greedy, in invoke order: each operation of `neither` goes to a hop boundary of its host at
- * which the model's answer for it (rc, signal count) is the observed one, real time permitting,
- * the operations placed before it staying where they are. Of those boundaries, the one whose
- * whole replay (`judge`: compared with the history as a candidate order is) has the fewest
- * anomalies, the first on a tie: several boundaries give the same answer but not the same final
- * state (a page poisoned before or after the pre-remove walk reached its file). At most
- * `maxReplays` model runs.
+ * which the model's answer for it (rc, signal count) is the observed one, real time permitting
+ * (with the operations real time then forces inside too, see closeInside: their answers must
+ * match as well), the operations placed before it staying where they are. Of those boundaries,
+ * the one whose whole replay (`judge`: compared with the history as a candidate order is) has
+ * the fewest anomalies, the first on a tie: several boundaries give the same answer but not the
+ * same final state (a page poisoned before or after the pre-remove walk reached its file).
+ * Each operation of `suspects` (an answer that matches a side, a final state that says
+ * otherwise) goes the same way, kept only when the whole replay has fewer anomalies than without
+ * it; both kinds in one pass, in invoke order. At most `maxReplays` model runs.
  */
 function searchPoints(
   scenario: Scenario,
   ops: Invocation[],
   neither: readonly Invocation[],
+  suspects: readonly Invocation[],
   host: ReadonlyMap<Invocation, Invocation>,
   matches: (o: Invocation, a: Answer | undefined) => boolean,
   judge: (ops: Invocation[], inside: Inside) => Attempt,
   maxReplays: number,
-): { inside: Map<Invocation, { host: Invocation; boundary: number }>; points: LinearizationPoint[]; replays: number } {
-  const inside = new Map<Invocation, { host: Invocation; boundary: number }>();
-  const points: LinearizationPoint[] = [];
+): { inside: Placed; points: LinearizationPoint[]; replays: number } {
+  const anchored: Placed = new Map();
+  const reasons = new Map<Invocation, LinearizationPoint['reason']>();
+  let inside: Placed = new Map();
+  let pushed: Invocation[] = [];
   let replays = 0;
-  const hosts = [...new Set(neither.map((o) => host.get(o) as Invocation))];
+  const hosts = [...new Set([...neither, ...suspects].map((o) => host.get(o) as Invocation))];
   // How many boundaries each host has (with nothing inside it).
   const count = new Map<Invocation, number>();
   if (maxReplays > 0) {
@@ -559,24 +622,51 @@ function searchPoints(
     replays++;
     for (const [h, n] of r.boundaries) count.set(h, n);
   }
-  for (const o of neither) {
+  const unexplained: Invocation[] = [];
+  const search = (o: Invocation, reason: LinearizationPoint['reason'], fewest: number): void => {
     const h = host.get(o) as Invocation;
-    let found: number | null = null;
-    let fewest = Infinity;
+    let found: { b: number; inside: Placed; pushed: Invocation[] } | null = null;
     for (let b = 1; b <= (count.get(h) ?? 0) && replays < maxReplays; b++) {
-      const trial = new Map(inside).set(o, { host: h, boundary: b });
-      if (!insideOrder(ops, trial)) continue;
-      const a = judge(ops, trial);
+      const trial = closeInside(ops, new Map(anchored).set(o, { host: h, boundary: b }), host);
+      if (!insideOrder(ops, trial.inside)) continue;
+      const a = judge(ops, trial.inside);
       replays++;
-      if (matches(o, a.answers.get(o)) && a.anomalies.length < fewest) {
-        found = b;
+      if ([o, ...trial.pushed].every((x) => matches(x, a.answers.get(x))) && a.anomalies.length < fewest) {
+        found = { b, ...trial };
         fewest = a.anomalies.length;
         if (fewest === 0) break;
       }
     }
-    if (found !== null) inside.set(o, { host: h, boundary: found });
-    points.push({ injection: o.invoke.injection, incident: o.invoke.incident, host: h.invoke.injection, boundary: found, boundaries: count.get(h) ?? 0 });
+    if (found) {
+      anchored.set(o, { host: h, boundary: found.b });
+      reasons.set(o, reason);
+      inside = found.inside;
+      pushed = found.pushed;
+    } else if (reason === 'answer') unexplained.push(o);
+  };
+  // One pass in invoke order: an operation placed inside constrains, by real time, where the
+  // ones invoked after it completed can go.
+  for (const o of [...neither, ...suspects].sort((x, y) => x.invoke.line - y.invoke.line)) {
+    if (anchored.has(o) || replays >= maxReplays) {
+      if (!anchored.has(o) && neither.includes(o)) unexplained.push(o);
+      continue;
+    }
+    if (neither.includes(o)) {
+      search(o, 'answer', Infinity);
+      continue;
+    }
+    const base = judge(ops, inside);
+    replays++;
+    search(o, 'state', base.anomalies.length);
   }
+  const point = (x: Invocation, reason: LinearizationPoint['reason'], boundary: number | null): LinearizationPoint => {
+    const h = host.get(x) as Invocation;
+    return { injection: x.invoke.injection, incident: x.invoke.incident, host: h.invoke.injection, boundary, boundaries: count.get(h) ?? 0, reason };
+  };
+  const points = [
+    ...[...inside].map(([x, p]) => point(x, pushed.includes(x) ? 'real-time' : (reasons.get(x) ?? 'answer'), p.boundary)),
+    ...unexplained.map((x) => point(x, 'answer', null)),
+  ];
   return { inside, points, replays };
 }
 
@@ -710,6 +800,7 @@ export function checkHistory(history: History, opts: CheckOptions = {}): CheckRe
     const races = findRaces(scenario, replayed);
     const orders = candidateOrders(scenario, replayed, races, records, opts.maxOrders ?? DEFAULT_MAX_ORDERS, opts.maxPointReplays ?? DEFAULT_MAX_POINT_REPLAYS, (ops, inside) =>
       attempt(scenario, ops, inside, state, records, []),
+      (o) => notPoisoned(scenario, o, state),
     );
     modelRuns += orders.probes + orders.pointReplays;
     let best: { attempt: Attempt; order: CandidateOrder } | null = null;

@@ -60,15 +60,18 @@ describe('mfsim chaos check', () => {
           ordersTried: ['points', 'guided'],
           around: [{ injection: 'u', incident: 'x', overlapping: 3, before: 1, after: 1, inside: 1, moved: 1 }],
           points: [
-            { injection: 'p1', incident: 'y', host: 'u', boundary: 8, boundaries: 12 },
-            { injection: 'p2', incident: 'z', host: 'u', boundary: null, boundaries: 12 },
+            { injection: 'p1', incident: 'y', host: 'u', boundary: 8, boundaries: 12, reason: 'answer' },
+            { injection: 'p2', incident: 'z', host: 'u', boundary: null, boundaries: 12, reason: 'answer' },
           ],
           pointReplays: 13,
         },
       },
     });
     assert.match(inside, /\(1 placed before it, 1 inside it at hop boundaries, 1 after; 1 moved from invoke order\); the model replayed the points order/);
-    assert.match(inside, /Hop boundaries searched for 2 operation\(s\) matching neither side, in 13 model run\(s\): 1 placed \(p1 at 8\/12 of u\), 1 explained by none \(p2\)\./);
+    assert.match(
+      inside,
+      /Hop boundaries \(13 model run\(s\)\): 1 operation\(s\) placed inside \(1 by their answer, 0 by the final state, 0 forced by real time\): p1 at 8\/12 of u; 1 answer\(s\) no boundary explains \(p2\)\./,
+    );
     const plain = renderCheck('h.jsonl', { ok: true, anomalies: [], recovery: [], stats: { ...stats, linearization: { order: 'invoke', ordersTried: ['invoke'], around: [], points: [], pointReplays: 0 } } });
     assert.doesNotMatch(plain, /Linearized/);
   });

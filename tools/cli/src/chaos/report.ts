@@ -95,7 +95,8 @@ export function buildReport(r: ReportInput): ReportJson {
 /**
  * "Linearized 9 overlapping operation(s) around the u51 unbind (4 placed before it, 3 inside it
  * at hop boundaries, 2 after; 3 moved from invoke order); the model replayed the points order (…).
- * Hop boundaries searched for 4 operation(s) in 120 model runs: 3 placed (u7 at 14/52, …), 1 explained by none (u9)."
+ * Hop boundaries (120 model run(s)): 3 operation(s) placed inside (2 by their answer, 0 by the final state, 1 forced by real
+ * time): u7 at 14/52 of u51, …; 1 answer(s) no boundary explains (u9)."
  */
 export function linearizationText(l: ReportJson['linearization']): string {
   const parts = l.around.map(
@@ -107,10 +108,12 @@ export function linearizationText(l: ReportJson['linearization']): string {
   if (points.length === 0) return text;
   const placed = points.filter((p) => p.boundary !== null);
   const none = points.filter((p) => p.boundary === null);
+  const why = (r: string) => placed.filter((p) => p.reason === r).length;
   return (
-    `${text} Hop boundaries searched for ${points.length} operation(s) matching neither side, in ${l.pointReplays} model run(s): ${placed.length} placed` +
-    `${placed.length ? ` (${placed.map((p) => `${p.injection} at ${p.boundary}/${p.boundaries} of ${p.host}`).join(', ')})` : ''}` +
-    `${none.length ? `, ${none.length} explained by none (${none.map((p) => p.injection).join(', ')})` : ''}.`
+    `${text} Hop boundaries (${l.pointReplays} model run(s)): ${placed.length} operation(s) placed inside ` +
+    `(${why('answer')} by their answer, ${why('state')} by the final state, ${why('real-time')} forced by real time)` +
+    `${placed.length ? `: ${placed.map((p) => `${p.injection} at ${p.boundary}/${p.boundaries} of ${p.host}`).join(', ')}` : ''}` +
+    `${none.length ? `; ${none.length} answer(s) no boundary explains (${none.map((p) => p.injection).join(', ')})` : ''}.`
   );
 }
 
