@@ -591,7 +591,8 @@ function closeInside(ops: readonly Invocation[], anchored: Placed, host: Readonl
  * Greedy, in invoke order: each operation of `neither` goes to a hop boundary of its host at
  * which the model's answer for it (rc, signal count) is the observed one, real time permitting
  * (with the operations real time then forces inside too, see closeInside: their answers must
- * match as well), the operations placed before it staying where they are. Of those boundaries,
+ * match as well, unless their own turn is still to come), the operations placed before it
+ * staying where they are. Of those boundaries,
  * the one whose whole replay (`judge`: compared with the history as a candidate order is) has
  * the fewest anomalies, the first on a tie: several boundaries give the same answer but not the
  * same final state (a page poisoned before or after the pre-remove walk reached its file).
@@ -623,6 +624,8 @@ function searchPoints(
     for (const [h, n] of r.boundaries) count.set(h, n);
   }
   const unexplained: Invocation[] = [];
+  // Operations still to be searched: real time may push one in early, its own turn places it.
+  const pending = new Set<Invocation>();
   const search = (o: Invocation, reason: LinearizationPoint['reason'], fewest: number): void => {
     const h = host.get(o) as Invocation;
     let found: { b: number; inside: Placed; pushed: Invocation[] } | null = null;
@@ -631,7 +634,7 @@ function searchPoints(
       if (!insideOrder(ops, trial.inside)) continue;
       const a = judge(ops, trial.inside);
       replays++;
-      if ([o, ...trial.pushed].every((x) => matches(x, a.answers.get(x))) && a.anomalies.length < fewest) {
+      if ([o, ...trial.pushed.filter((x) => !pending.has(x))].every((x) => matches(x, a.answers.get(x))) && a.anomalies.length < fewest) {
         found = { b, ...trial };
         fewest = a.anomalies.length;
         if (fewest === 0) break;
@@ -646,7 +649,10 @@ function searchPoints(
   };
   // One pass in invoke order: an operation placed inside constrains, by real time, where the
   // ones invoked after it completed can go.
-  for (const o of [...neither, ...suspects].sort((x, y) => x.invoke.line - y.invoke.line)) {
+  const queue = [...neither, ...suspects].sort((x, y) => x.invoke.line - y.invoke.line);
+  for (const o of queue) pending.add(o);
+  for (const o of queue) {
+    pending.delete(o);
     if (anchored.has(o) || replays >= maxReplays) {
       if (!anchored.has(o) && neither.includes(o)) unexplained.push(o);
       continue;
