@@ -16,6 +16,11 @@
  * choose its side (the model's "before" and "after" answers come from two probe replays), then
  * that order, the invoke order, all-before and all-after are each replayed once (at most
  * `maxOrders`), and an order that violates real time is never replayed.
+ *
+ * The services run an unbind as many hops, so an operation may also have been handled inside it,
+ * between two hops: answers that match neither side (and rc-0 pages left unpoisoned) are placed
+ * at the hop boundary of the unbind that explains them (the `points` order; runScenario's
+ * `inside`, src/interleave.ts), greedily and bounded by `maxPointReplays`.
  */
 import { compareOutcome, type Mismatch } from '../compare';
 import { type InjectionRc, type Outcome, type OutcomeSignal } from '../outcome';
@@ -137,7 +142,7 @@ export interface CheckOptions {
   readonly scenarioFile?: string;
   /** At most this many indeterminate operations are explored (2^k model runs); default 12. */
   readonly maxIndeterminate?: number;
-  /** At most this many orders are replayed around non-commuting operations; default 4. */
+  /** At most this many orders are replayed around non-commuting operations; default 5. */
   readonly maxOrders?: number;
   /** At most this many model runs search the hop boundaries inside unbinds; default 2000. */
   readonly maxPointReplays?: number;
