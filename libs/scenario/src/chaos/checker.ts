@@ -633,11 +633,14 @@ function searchPoints(
   const pending = new Set<Invocation>();
   const search = (o: Invocation, reason: LinearizationPoint['reason'], fewest: number): void => {
     const h = host.get(o) as Invocation;
+    // The operations still to be searched are left out of these replays: wherever real time
+    // would put them now, their anomalies would weigh on this one's boundary.
+    const judged = ops.filter((x) => !pending.has(x));
     let found: { b: number; inside: Placed; pushed: Invocation[] } | null = null;
     for (let b = 1; b <= (count.get(h) ?? 0) && replays < maxReplays; b++) {
       const trial = closeInside(ops, new Map(anchored).set(o, { host: h, boundary: b }), host);
       if (!insideOrder(ops, trial.inside)) continue;
-      const a = judge(ops, trial.inside);
+      const a = judge(judged, trial.inside);
       replays++;
       if ([o, ...trial.pushed.filter((x) => !pending.has(x))].every((x) => matches(x, a.answers.get(x))) && a.anomalies.length < fewest) {
         found = { b, ...trial };
@@ -666,7 +669,10 @@ function searchPoints(
       search(o, 'answer', Infinity);
       continue;
     }
-    const base = judge(ops, inside);
+    const base = judge(
+      ops.filter((x) => !pending.has(x)),
+      inside,
+    );
     replays++;
     search(o, 'state', base.anomalies.length);
   }
