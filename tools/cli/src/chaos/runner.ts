@@ -161,6 +161,8 @@ export async function runPlan(plan: Plan, target: RunTarget, opts: RunOptions): 
     brokers: target.brokers,
     topicPrefix: target.topicPrefix,
     serviceUrls: target.serviceUrls,
+    // The services refuse state-changing requests without it (POST /runs/…, the set-up calls).
+    ...(target.adminToken !== undefined ? { adminToken: target.adminToken } : {}),
     callTimeoutMs: plan.limits.callTimeoutMs,
     resendAfterMs: plan.limits.resendMs,
     dropOnClose: true,
