@@ -26,6 +26,7 @@ import { callTopic, replyTopic, topicName, type HopHost } from '@mfsim/contracts
 import { createKafka } from '@mfsim/messaging';
 
 import { SERVICES, type ServiceName } from '../../stack/config';
+import type { StackState } from '../../stack/state';
 import { FaultContext, FaultKind, FaultSpec, PlanError } from './fault';
 import { baseSpec, intField, msField, onlyFields, pause } from './spec-fields';
 
@@ -57,6 +58,13 @@ function serviceTarget(spec: FaultSpec, path: string, allowAll: boolean): void {
   if (!serviceOf(spec.target)) {
     throw new PlanError(`${path}.target`, `"${spec.target}" is not a service: expected ${SERVICE_NAMES.join(', ')}, a replica like xfs-fs-2${allowAll ? ', or all' : ''}`);
   }
+}
+
+/** Why `target` names no process of the running stack, or undefined. */
+function processRefusal(target: string, state: StackState): string | undefined {
+  if (target === 'all') return undefined;
+  const ids = Object.entries(state.services).filter(([id, rec]) => id === target || (rec.name ?? id) === target);
+  return ids.length > 0 ? undefined : `no such service process in the stack (have: ${Object.keys(state.services).join(', ')})`;
 }
 
 /** The HTTP base URLs of the processes a target names, from the stack's state. */
@@ -141,6 +149,7 @@ function flagFault(kind: 'slow-handler' | 'consumer-delay', summary: string): Fa
       serviceTarget(base, path, false);
       return { ...base, kind, delayMs: msField(raw, path, 'delayMs', undefined, 1, 600_000) };
     },
+    preflight: (spec, state) => processRefusal(spec.target, state),
     async start(spec, ctx) {
       const procs = processUrls(spec.target, ctx);
       const before = new Map<string, number>();
@@ -202,6 +211,7 @@ export const duplicateFault: FaultKind<DuplicateSpec> = {
     serviceTarget(base, path, true);
     return { ...base, kind: 'duplicate', copies: intField(raw, path, 'copies', 1, 1, 10) };
   },
+  preflight: (spec, state) => processRefusal(spec.target, state),
   async start(spec, ctx) {
     const kafka = createKafka({ clientId: 'mfsim-nemesis', brokers: brokers(ctx), logger: quiet });
     const topics = consumedTopics(spec.target, ctx);
@@ -276,6 +286,7 @@ export const malformedFault: FaultKind<MalformedSpec> = {
     serviceTarget(base, path, true);
     return { ...base, kind: 'malformed', everyMs: msField(raw, path, 'everyMs', 200, 10, 60_000) };
   },
+  preflight: (spec, state) => processRefusal(spec.target, state),
   async start(spec, ctx) {
     const kafka = createKafka({ clientId: 'mfsim-nemesis', brokers: brokers(ctx), logger: quiet });
     const topics = consumedTopics(spec.target, ctx);
