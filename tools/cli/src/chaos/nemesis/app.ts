@@ -359,6 +359,14 @@ export const malformedFault: FaultKind<MalformedSpec> = {
         (ended ??= (async () => {
           clearInterval(timer);
           while (sending) await pause(10);
+          // Every bad message should reach a dead-letter topic: say how many did (within 5 s).
+          let lettered = 0;
+          for (const until = Date.now() + 5000; Date.now() < until; await pause(250)) {
+            const now = await topicTotals(admin, dlqs).catch(() => undefined);
+            if (now) lettered = dlqs.reduce((n, d) => n + (now.get(d) ?? 0) - (baseline.get(d) ?? 0), 0);
+            if (lettered >= sent) break;
+          }
+          ctx.say(`malformed on ${spec.target}: ended; ${sent} sent, ${lettered} dead-lettered`);
           await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
         })()),
     };
