@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { pingRedis } from './health';
@@ -82,6 +83,54 @@ describe('createRedis', () => {
       assert.ok(result.status === 'down' && result.error.length > 0);
     } finally {
       dead.disconnect();
+    }
+  });
+});
+
+describe('createRedis after a request lost on the way (a network blackhole)', () => {
+  it('drops the connection on a command timeout, so later replies are not shifted onto the wrong command', async () => {
+    const target = new URL(REDIS_URL);
+    let blackhole = false;
+    const sockets = new Set<net.Socket>();
+    // A forwarder to the real Redis that, while `blackhole` is on, swallows what the client sends.
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect({ host: target.hostname, port: Number(target.port || 6379) });
+      sockets.add(client).add(upstream);
+      client.on('data', (b) => {
+        if (!blackhole) upstream.write(b);
+      });
+      upstream.on('data', (b) => client.write(b));
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const port = (proxy.address() as net.AddressInfo).port;
+    const prefix = `mfsim-it-bh-${randomBytes(4).toString('hex')}:`;
+    const url = new URL(REDIS_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    const redis = createRedis({ url: url.toString(), keyPrefix: prefix, commandTimeoutMs: 300, maxReconnectAttempts: 5 });
+    try {
+      await redis.set('a', 'value-of-a');
+      await redis.set('b', 'value-of-b');
+      blackhole = true;
+      await assert.rejects(redis.get('a'), /Command timed out/);
+      blackhole = false;
+      // Without the fix the reply to this GET b lands on the lost GET a, and the next command
+      // gets GET b's reply: a value read under the wrong key.
+      const b = await redis.get('b').catch(() => redis.get('b'));
+      assert.equal(b, 'value-of-b');
+      assert.equal(await redis.get('a'), 'value-of-a');
+      assert.equal(await redis.set('c', '1'), 'OK');
+    } finally {
+      await redis.del('a', 'b', 'c').catch(() => undefined);
+      redis.disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
 });

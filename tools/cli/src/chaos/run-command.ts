@@ -13,7 +13,7 @@ import { stackTarget } from '../distributed/stack-target';
 import { renderCheck } from './chaos-command';
 import { PlanError } from './nemesis/fault';
 import { stackProcesses } from './nemesis/process';
-import { FAULT_KINDS } from './nemesis/registry';
+import { faultKind, FAULT_KINDS } from './nemesis/registry';
 import { readPlan, type Plan } from './plan';
 import { runPlan } from './runner';
 import { writeReport } from './report';
@@ -87,6 +87,8 @@ export async function runChaosRun(args: string[]): Promise<number> {
   // Every fault's target must exist before anything starts.
   const control = stackProcesses(config, current);
   for (const [i, f] of plan.faults.entries()) {
+    const refusal = faultKind(f.kind)?.preflight?.(f, current());
+    if (refusal) return fail(`${planFile}: faults[${i}].target: ${f.target}: ${refusal}`);
     if (f.kind !== 'kill' && f.kind !== 'pause') continue;
     const why = control.refusal?.(f.target);
     if (why) return fail(`${planFile}: faults[${i}].target: ${f.target}: ${why}`);

@@ -161,11 +161,11 @@ export async function runPlan(plan: Plan, target: RunTarget, opts: RunOptions): 
     brokers: target.brokers,
     topicPrefix: target.topicPrefix,
     serviceUrls: target.serviceUrls,
+    // The services refuse state-changing requests without it (POST /runs/…, the set-up calls).
+    ...(target.adminToken !== undefined ? { adminToken: target.adminToken } : {}),
     callTimeoutMs: plan.limits.callTimeoutMs,
     resendAfterMs: plan.limits.resendMs,
     dropOnClose: true,
-    // The services refuse state-changing requests without the stack's admin token (401).
-    ...(target.adminToken !== undefined ? { adminToken: target.adminToken } : {}),
   });
   const kafka: Kafka = createKafka({ clientId: `mfsim-chaos-${randomUUID().slice(0, 8)}`, brokers: [...target.brokers], logger: { log: () => undefined, warn: () => undefined, error: () => undefined } });
   const admin = kafka.admin();

@@ -9,8 +9,8 @@
  *                   delayed, with the consumer group's lag
  *   duplicate       copies (1): the nemesis reads the target's call and reply topics with its own
  *                   consumer group and produces each message again `copies` times (redelivery
- *                   from outside); seen when copies were sent. The idempotent handlers must change
- *                   nothing twice (the checker judges that)
+ *                   from outside); seen when the service's consumer group committed past a
+ *                   copy. The idempotent handlers must change nothing twice (the checker judges that)
  *   malformed       everyMs (200): garbage and unknown-version envelopes produced on the target's
  *                   consumed topics, interleaved with the real traffic; seen when `<topic>.dlq` grew
  *
@@ -26,6 +26,7 @@ import { callTopic, replyTopic, topicName, type HopHost } from '@mfsim/contracts
 import { createKafka } from '@mfsim/messaging';
 
 import { SERVICES, type ServiceName } from '../../stack/config';
+import type { StackState } from '../../stack/state';
 import { FaultContext, FaultKind, FaultSpec, PlanError } from './fault';
 import { baseSpec, intField, msField, onlyFields, pause } from './spec-fields';
 
@@ -57,6 +58,13 @@ function serviceTarget(spec: FaultSpec, path: string, allowAll: boolean): void {
   if (!serviceOf(spec.target)) {
     throw new PlanError(`${path}.target`, `"${spec.target}" is not a service: expected ${SERVICE_NAMES.join(', ')}, a replica like xfs-fs-2${allowAll ? ', or all' : ''}`);
   }
+}
+
+/** Why `target` names no process of the running stack, or undefined. */
+function processRefusal(target: string, state: StackState): string | undefined {
+  if (target === 'all') return undefined;
+  const ids = Object.entries(state.services).filter(([id, rec]) => id === target || (rec.name ?? id) === target);
+  return ids.length > 0 ? undefined : `no such service process in the stack (have: ${Object.keys(state.services).join(', ')})`;
 }
 
 /** The HTTP base URLs of the processes a target names, from the stack's state. */
@@ -97,6 +105,13 @@ function brokers(ctx: FaultContext): string[] {
 function consumedTopics(target: string, ctx: FaultContext): string[] {
   const services = target === 'all' ? (SERVICE_NAMES as ServiceName[]) : [serviceOf(target) as ServiceName];
   return services.flatMap((s) => [callTopic(SUBSYS_OF[s]), replyTopic(SUBSYS_OF[s])]).map((t) => topicName(ctx.config.topicPrefix, t));
+}
+
+/** The service whose group consumes each physical call/reply topic. */
+function topicServices(prefix: string): Map<string, ServiceName> {
+  const out = new Map<string, ServiceName>();
+  for (const s of SERVICE_NAMES as ServiceName[]) for (const t of [callTopic(SUBSYS_OF[s]), replyTopic(SUBSYS_OF[s])]) out.set(topicName(prefix, t), s);
+  return out;
 }
 
 /** Marks the nemesis's copies (the services ignore unknown headers). */
@@ -141,6 +156,7 @@ function flagFault(kind: 'slow-handler' | 'consumer-delay', summary: string): Fa
       serviceTarget(base, path, false);
       return { ...base, kind, delayMs: msField(raw, path, 'delayMs', undefined, 1, 600_000) };
     },
+    preflight: (spec, state) => processRefusal(spec.target, state),
     async start(spec, ctx) {
       const procs = processUrls(spec.target, ctx);
       const before = new Map<string, number>();
@@ -195,16 +211,18 @@ export const consumerDelayFault = flagFault('consumer-delay', "consumer delay: a
 
 export const duplicateFault: FaultKind<DuplicateSpec> = {
   kind: 'duplicate',
-  summary: "duplicated deliveries: the nemesis re-produces each message of a service's call/reply topics copies (1) more times; seen when copies were sent",
+  summary: "duplicated deliveries: the nemesis re-produces each message of a service's call/reply topics copies (1) more times; seen when the service's group consumed a copy",
   parse(raw, path) {
     onlyFields(raw, path, ['copies']);
     const base = baseSpec(raw, path);
     serviceTarget(base, path, true);
     return { ...base, kind: 'duplicate', copies: intField(raw, path, 'copies', 1, 1, 10) };
   },
+  preflight: (spec, state) => processRefusal(spec.target, state),
   async start(spec, ctx) {
     const kafka = createKafka({ clientId: 'mfsim-nemesis', brokers: brokers(ctx), logger: quiet });
     const topics = consumedTopics(spec.target, ctx);
+    const serviceOfTopic = topicServices(ctx.config.topicPrefix);
     const groupId = `${ctx.config.topicPrefix}mfsim-nemesis-duplicate-${randomUUID().slice(0, 8)}`;
     const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
     const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
@@ -212,6 +230,7 @@ export const duplicateFault: FaultKind<DuplicateSpec> = {
     let sent = 0;
     let stopped = false;
     let firstSent: (() => void) | undefined;
+    let firstCopy: { topic: string; partition: number; offset: number } | undefined;
     const anySent = new Promise<void>((resolve) => (firstSent = resolve));
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await producer.connect();
@@ -223,18 +242,35 @@ export const duplicateFault: FaultKind<DuplicateSpec> = {
         if (stopped || message.headers?.[COPY_HEADER] !== undefined) return;
         read += 1;
         const copy = { key: message.key, value: message.value, headers: { ...(message.headers ?? {}), [COPY_HEADER]: '1' } };
-        await producer.send({ topic, messages: Array.from({ length: spec.copies }, () => copy) });
+        const meta = await producer.send({ topic, messages: Array.from({ length: spec.copies }, () => copy) });
         sent += spec.copies;
+        const m = meta[0];
+        if (!firstCopy && m?.baseOffset !== undefined) firstCopy = { topic, partition: m.partition, offset: Number(m.baseOffset) };
         firstSent?.();
       },
     });
     await joined;
     ctx.say(`duplicate on ${spec.target}: consumer group ${groupId} re-produces ${spec.copies} cop${spec.copies === 1 ? 'y' : 'ies'} of each message of ${topics.join(', ')}`);
     const effect = (async () => {
-      await Promise.race([anySent, pause(Math.max(spec.forMs, 5000), ctx.signal)]);
-      if (sent === 0) throw new Error(`duplicate on ${spec.target}: no message came by to copy`);
-      // Let the window fill a little, so the line says how many.
-      return `re-produced ${sent} copies of ${read} message(s) so far on ${topics.join(', ')}`;
+      const deadline = Date.now() + Math.max(spec.forMs, 5000);
+      await Promise.race([anySent, pause(Math.max(0, deadline - Date.now()), ctx.signal)]);
+      const copy = firstCopy;
+      if (sent === 0 || !copy) throw new Error(`duplicate on ${spec.target}: no message came by to copy`);
+      // Seen when the service's own consumer group has consumed the first copy (committed past it).
+      const group = `${ctx.config.topicPrefix}${serviceOfTopic.get(copy.topic) ?? ''}`;
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        while (!ctx.signal.aborted && Date.now() < deadline + 30_000) {
+          const committed = await admin.fetchOffsets({ groupId: group, topics: [copy.topic] }).catch(() => []);
+          const at = Number(committed[0]?.partitions.find((p) => p.partition === copy.partition)?.offset ?? -1);
+          if (at > copy.offset) return `${group} consumed the copy at ${copy.topic}[${copy.partition}]@${copy.offset} (committed ${at}); ${sent} copies of ${read} message(s) re-produced so far`;
+          await pause(200, ctx.signal);
+        }
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+      throw new Error(`duplicate on ${spec.target}: ${sent} copies sent but ${group} did not consume ${copy.topic}[${copy.partition}]@${copy.offset}`);
     })();
     effect.catch(() => undefined);
     let ended: Promise<void> | undefined;
@@ -276,6 +312,7 @@ export const malformedFault: FaultKind<MalformedSpec> = {
     serviceTarget(base, path, true);
     return { ...base, kind: 'malformed', everyMs: msField(raw, path, 'everyMs', 200, 10, 60_000) };
   },
+  preflight: (spec, state) => processRefusal(spec.target, state),
   async start(spec, ctx) {
     const kafka = createKafka({ clientId: 'mfsim-nemesis', brokers: brokers(ctx), logger: quiet });
     const topics = consumedTopics(spec.target, ctx);
@@ -322,6 +359,14 @@ export const malformedFault: FaultKind<MalformedSpec> = {
         (ended ??= (async () => {
           clearInterval(timer);
           while (sending) await pause(10);
+          // Every bad message should reach a dead-letter topic: say how many did (within 5 s).
+          let lettered = 0;
+          for (const until = Date.now() + 5000; Date.now() < until; await pause(250)) {
+            const now = await topicTotals(admin, dlqs).catch(() => undefined);
+            if (now) lettered = dlqs.reduce((n, d) => n + (now.get(d) ?? 0) - (baseline.get(d) ?? 0), 0);
+            if (lettered >= sent) break;
+          }
+          ctx.say(`malformed on ${spec.target}: ended; ${sent} sent, ${lettered} dead-lettered`);
           await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
         })()),
     };

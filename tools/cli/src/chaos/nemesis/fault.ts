@@ -41,6 +41,11 @@ export interface FaultKind<Spec extends FaultSpec = FaultSpec> {
    * throwing `PlanError` naming the field (`faults[2].latencyMs`) for anything wrong.
    */
   parse(raw: Record<string, unknown>, path: string): Spec;
+  /**
+   * Before the run: why this fault cannot be done on the stack as it is (no TCP proxy for a
+   * network fault, no such service process), in one line; undefined when it can.
+   */
+  preflight?(spec: Spec, state: StackState): string | undefined;
   start(spec: Spec, ctx: FaultContext): Promise<ActiveFault>;
 }
 

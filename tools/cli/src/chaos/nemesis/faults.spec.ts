@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { APP_FAULTS, malformedValue } from './app';
 import { PlanError, type FaultKind } from './fault';
 import { NETWORK_FAULTS, probe } from './network';
+import type { StackState } from '../../stack/state';
 
 const KINDS = new Map<string, FaultKind>([...NETWORK_FAULTS, ...APP_FAULTS].map((k) => [k.kind, k]));
 const parse = (raw: Record<string, unknown>) => (KINDS.get(String(raw['kind'])) as FaultKind).parse(raw, 'faults[2]');
@@ -53,6 +54,36 @@ describe('network and application fault kinds: plan entries', () => {
     assert.throws(() => JSON.parse(malformedValue(0, 't')));
     assert.equal((JSON.parse(malformedValue(1, 't')) as { version: number }).version, 99);
     assert.equal((JSON.parse(malformedValue(2, 't')) as { version?: number }).version, undefined);
+  });
+});
+
+describe('fault kinds: preflight against the stack as it is', () => {
+  const services = { 'xfs-fs': { pid: 1, port: 7104, name: 'xfs-fs' }, 'mm-process-2': { pid: 2, port: 7115, name: 'mm-process' } };
+  const noProxy = { startedAt: '', services } as unknown as StackState;
+  const withProxy = { ...noProxy, proxy: { pid: 3, controlPort: 7890, logFile: '', pidFile: '', edges: { 'xfs-fs->postgres': { port: 7800, upstream: '127.0.0.1:5432' } } } } as StackState;
+  const preflight = (raw: Record<string, unknown>, state: StackState) => {
+    const kind = KINDS.get(String(raw['kind'])) as FaultKind;
+    return kind.preflight?.(kind.parse(raw, 'faults[0]'), state);
+  };
+
+  it('a network fault on a stack without the proxy: one line saying to start it with --proxies', () => {
+    for (const kind of ['latency', 'blackhole', 'reset']) {
+      const why = preflight({ kind, target: 'xfs-fs->postgres', at: 0, for: '1s', ...(kind === 'latency' ? { latencyMs: 10 } : {}) }, noProxy);
+      assert.match(why ?? '', /^the stack runs without the TCP proxy: .*mfsim stack up --proxies`$/, kind);
+      assert.ok(!(why ?? '').includes('\n'));
+    }
+  });
+
+  it('a network fault on an edge the proxy does not have names the edges it has', () => {
+    assert.equal(preflight({ kind: 'reset', target: 'mm-process->redis', at: 0, for: '1s' }, withProxy), 'no such edge in the stack (edges: xfs-fs->postgres)');
+    assert.equal(preflight({ kind: 'reset', target: 'xfs-fs->postgres', at: 0, for: '1s' }, withProxy), undefined);
+  });
+
+  it('an application fault on a service with no process in the stack is refused; a replica or all is fine', () => {
+    assert.match(preflight({ kind: 'slow-handler', target: 'dm-mapper', at: 0, for: '1s', delayMs: 5 }, noProxy) ?? '', /^no such service process in the stack \(have: xfs-fs, mm-process-2\)$/);
+    assert.equal(preflight({ kind: 'consumer-delay', target: 'mm-process', at: 0, for: '1s', delayMs: 5 }, noProxy), undefined);
+    assert.equal(preflight({ kind: 'duplicate', target: 'xfs-fs', at: 0, for: '1s' }, noProxy), undefined);
+    assert.equal(preflight({ kind: 'malformed', target: 'all', at: 0, for: '1s' }, noProxy), undefined);
   });
 });
 

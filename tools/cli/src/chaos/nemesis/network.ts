@@ -18,7 +18,7 @@ import * as net from 'node:net';
 
 import { ProxyControl, type ToxicDirection } from '@mfsim/stack';
 
-import type { ProxyEdge } from '../../stack/state';
+import type { ProxyEdge, StackState } from '../../stack/state';
 import { ActiveFault, FaultContext, FaultKind, FaultSpec, PlanError } from './fault';
 import { baseSpec, intField, onlyFields } from './spec-fields';
 
@@ -49,13 +49,20 @@ function direction(raw: Record<string, unknown>, path: string): ToxicDirection {
   return d;
 }
 
+/** Why `target` is not an edge of the running stack (no proxy, no such edge), or undefined. */
+export function edgeRefusal(target: string, state: StackState): string | undefined {
+  if (!state.proxy) return 'the stack runs without the TCP proxy: network faults need `npx mfsim stack down` then `npx mfsim stack up --proxies`';
+  if (!state.proxy.edges[target]) return `no such edge in the stack (edges: ${Object.keys(state.proxy.edges).join(', ') || 'none'})`;
+  return undefined;
+}
+
 /** The proxy edge of `target` in the running stack, with its control API client. */
 function resolveEdge(target: string, ctx: FaultContext): { control: ProxyControl; edge: ProxyEdge; upstream: Upstream } {
   const state = ctx.state();
+  const why = edgeRefusal(target, state);
+  if (why !== undefined || !state.proxy) throw new Error(`${target}: ${why}`);
   const proxy = state.proxy;
-  if (!proxy) throw new Error(`${target}: the stack has no TCP proxy (start it with \`mfsim stack up --proxies\`)`);
-  const edge = proxy.edges[target];
-  if (!edge) throw new Error(`${target}: no such edge (edges: ${Object.keys(proxy.edges).join(', ') || 'none'})`);
+  const edge = proxy.edges[target] as ProxyEdge;
   const token = ctx.adminToken ?? state.adminToken;
   return { control: new ProxyControl(`http://127.0.0.1:${proxy.controlPort}`, token), edge, upstream: (EDGE.exec(target) as RegExpExecArray)[2] as Upstream };
 }
@@ -146,6 +153,7 @@ export const latencyFault: FaultKind<LatencySpec> = {
     if (jitterMs > latencyMs) throw new PlanError(`${path}.jitterMs`, `must not exceed latencyMs (${latencyMs})`);
     return { ...base, kind: 'latency', latencyMs, jitterMs, direction: direction(raw, path) };
   },
+  preflight: (spec, state) => edgeRefusal(spec.target, state),
   start(spec, ctx) {
     return withToxic(spec, ctx, { type: 'latency', latencyMs: spec.latencyMs, jitterMs: spec.jitterMs, direction: spec.direction }, async ({ control, port, upstream, name }) => {
       const want = Math.max(1, spec.latencyMs - spec.jitterMs) * (spec.direction === 'both' ? 2 : 1);
@@ -172,6 +180,7 @@ export const blackholeFault: FaultKind<BlackholeSpec> = {
     edgeTarget(base, path);
     return { ...base, kind: 'blackhole', direction: direction(raw, path) };
   },
+  preflight: (spec, state) => edgeRefusal(spec.target, state),
   start(spec, ctx) {
     return withToxic(spec, ctx, { type: 'blackhole', direction: spec.direction }, async ({ control, port, upstream, name }) => {
       const wait = Math.min(1000, Math.max(200, Math.floor(spec.forMs / 3)));
@@ -192,6 +201,7 @@ export const resetFault: FaultKind<ResetSpec> = {
     edgeTarget(base, path);
     return { ...base, kind: 'reset' };
   },
+  preflight: (spec, state) => edgeRefusal(spec.target, state),
   start(spec, ctx) {
     return withToxic(spec, ctx, { type: 'reset' }, async ({ control, port, upstream, name }) => {
       const r = await probe(port, upstream, 3000);
