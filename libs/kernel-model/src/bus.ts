@@ -103,7 +103,7 @@ export function refcountRecords(ag: XfsRmapBtree | readonly XfsRmapIrec[] | unde
 }
 
 /** What the bus hands back for an effect that is not a call: a memo's own value, a read's answer. */
-function answerLocal(kernel: Kernel, effect: MemoEffect | Read): unknown {
+export function answerLocal(kernel: Kernel, effect: MemoEffect | Read): unknown {
   return effect.kind === 'memo' ? effect.value : answerRead(kernel, effect);
 }
 

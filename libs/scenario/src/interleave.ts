@@ -14,7 +14,7 @@
  * generator of this call waits, exactly as a hop waiting for its reply does). Nothing here
  * changes the kernel rules; with `at` doing nothing the result is runCall's.
  */
-import { dispatch, answerRead, KernelPanic, ownerOf, type Call, type Effect, type Kernel, type OpName, type TaskCtx } from '@mfsim/kernel-model';
+import { answerLocal, dispatch, KernelPanic, ownerOf, type Call, type Effect, type Kernel, type OpName, type TaskCtx } from '@mfsim/kernel-model';
 
 export interface BoundaryRun {
   readonly result: unknown;
@@ -52,8 +52,7 @@ export function runCallAtBoundaries(
       if (step.done) return step.value;
       const effect = step.value;
       if (effect.kind === 'log') input = undefined;
-      else if (effect.kind === 'memo') input = effect.value;
-      else if (effect.kind === 'read') input = answerRead(kernel, effect);
+      else if (effect.kind !== 'call') input = answerLocal(kernel, effect);
       else if (ownerOf(effect.op) === own) input = execute(effect);
       else {
         boundary();
