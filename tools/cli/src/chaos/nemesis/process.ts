@@ -39,6 +39,8 @@ export interface ProcessControl {
   restart(target: string, signal: AbortSignal): Promise<number>;
   /** Why a target cannot be faulted (e.g. PostgreSQL without --own-postgres); undefined when it can. */
   refusal?(target: string): string | undefined;
+  /** Records what `restart` needs to start the target again (argv, env, cwd); called just before a kill. */
+  snapshot?(target: string): void;
 }
 
 /** A FaultContext may carry its own process control (tests); otherwise the stack's is used. */
@@ -107,7 +109,7 @@ export function stackProcesses(config: StackConfig, current: () => StackState): 
     if (target === 'redis')
       return st.redis ? { id: target, role: 'redis', pid: st.redis.pid, port: st.redis.port, logFile: st.redis.logFile ?? path.join(config.stackDir, 'redis.log') } : undefined;
     if (target === 'postgres') {
-      const pg = (st as StackState & { ownPostgres?: { pid: number; port: number; logFile: string } }).ownPostgres;
+      const pg = st.ownPostgres;
       return pg ? { id: target, role: 'postgres', pid: pg.pid, port: pg.port, logFile: pg.logFile } : undefined;
     }
     const s = st.services[target];
@@ -137,8 +139,7 @@ export function stackProcesses(config: StackConfig, current: () => StackState): 
       st.redis.pid = pid;
       writePidFile(st.redis.pidFile, pid);
     } else if (target === 'postgres') {
-      const pg = (st as StackState & { ownPostgres?: { pid: number } }).ownPostgres;
-      if (pg) pg.pid = pid;
+      if (st.ownPostgres) st.ownPostgres.pid = pid;
     } else if (st.services[target]) {
       st.services[target].pid = pid;
       writePidFile(path.join(config.stackDir, `${target}.pid`), pid);
@@ -148,17 +149,16 @@ export function stackProcesses(config: StackConfig, current: () => StackState): 
   return {
     targets() {
       const st = current();
-      return [...Object.keys(st.services), ...(st.kafka ? ['kafka'] : []), ...(st.redis ? ['redis'] : []), ...((st as { ownPostgres?: unknown }).ownPostgres ? ['postgres'] : [])];
+      return [...Object.keys(st.services), ...(st.kafka ? ['kafka'] : []), ...(st.redis ? ['redis'] : []), ...(st.ownPostgres ? ['postgres'] : [])];
     },
     find: lookup,
     answers,
     refusal(target) {
-      if (target === 'postgres' && !(current() as { ownPostgres?: unknown }).ownPostgres)
+      if (target === 'postgres' && !current().ownPostgres)
         return 'PostgreSQL is the machine\'s shared server: a fault on it needs `mfsim stack up --own-postgres`';
       if (target === 'redis' && !current().redis) return 'the stack uses a Redis it did not start (REDIS_URL/--redis-url): no fault on it';
       return undefined;
     },
-    /** Called before the signal: what is needed to start it again. */
     async restart(target, signal) {
       const p = lookup(target);
       if (!p) throw new Error(`${target} is not in the stack's state`);
@@ -189,9 +189,11 @@ export function stackProcesses(config: StackConfig, current: () => StackState): 
       }
       return pid;
     },
-    // Not part of the interface: used by kill before it signals.
-    ...{ snapshot: (target: string) => { const p = lookup(target); if (p) snapshots.set(target, snapshot(p.pid)); } },
-  } as ProcessControl & { snapshot(target: string): void };
+    snapshot(target) {
+      const p = lookup(target);
+      if (p) snapshots.set(target, snapshot(p.pid));
+    },
+  };
 }
 
 /** Waits until `check` returns a description, or rejects after `timeoutMs`. */
@@ -210,11 +212,10 @@ function parseTarget(raw: Record<string, unknown>, p: string): void {
   if (typeof raw.target !== 'string' || raw.target === '') throw new PlanError(`${p}.target`, 'must name a service, a replica, kafka, redis or postgres');
 }
 
-function checkTarget(ctx: FaultContext, control: ProcessControl, spec: FaultSpec): void {
+function checkTarget(control: ProcessControl, spec: FaultSpec): void {
   const why = control.refusal?.(spec.target);
   if (why) throw new PlanError('target', `${spec.target}: ${why}`);
   if (!control.find(spec.target)) throw new PlanError('target', `${spec.target} is not a process of the stack (known: ${control.targets().join(', ')})`);
-  void ctx;
 }
 
 export const killFault: FaultKind = {
@@ -226,9 +227,9 @@ export const killFault: FaultKind = {
   },
   async start(spec, ctx) {
     const control = controlOf(ctx);
-    checkTarget(ctx, control, spec);
+    checkTarget(control, spec);
     const proc = control.find(spec.target)!;
-    (control as { snapshot?: (t: string) => void }).snapshot?.(spec.target);
+    control.snapshot?.(spec.target);
     process.kill(proc.pid, 'SIGKILL');
     ctx.say(`kill ${spec.target}: SIGKILL pid ${proc.pid}`);
     const effect = observe(`kill ${spec.target}`, 10_000, ctx.signal, async () => {
@@ -261,7 +262,7 @@ export const pauseFault: FaultKind = {
   },
   async start(spec, ctx) {
     const control = controlOf(ctx);
-    checkTarget(ctx, control, spec);
+    checkTarget(control, spec);
     const proc = control.find(spec.target)!;
     process.kill(proc.pid, 'SIGSTOP');
     ctx.say(`pause ${spec.target}: SIGSTOP pid ${proc.pid}`);
