@@ -201,7 +201,7 @@ export class KafkaCluster implements Cluster {
   }
 
   /** One request to a subsystem's service, trying each replica in turn. */
-  private async http(subsys: Subsystem, method: string, path: string, body?: unknown): Promise<unknown> {
+  private async http(subsys: Subsystem, method: string, path: string, body?: unknown, attempt = 0): Promise<unknown> {
     const urls = this.options.serviceUrls[subsys];
     let last = '';
     for (const base of urls) {
@@ -222,12 +222,22 @@ export class KafkaCluster implements Cluster {
       }
       if (response.status === 204) return undefined;
       const text = await response.text();
+      // A read answered 5xx is a store the service could not reach for a moment (a Redis
+      // connection being re-established after a fault): reads are idempotent, ask again, bounded.
+      if (method === 'GET' && response.status >= 500 && attempt < READ_RETRIES) {
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+        return this.http(subsys, method, path, body, attempt + 1);
+      }
       if (!response.ok) throw new ClusterError(`${SERVICE_OF[subsys]} answered ${method} ${path} with ${response.status}: ${messageOf(text)}`);
       return text.length > 0 ? JSON.parse(text) : undefined;
     }
     throw new ClusterError(`${SERVICE_OF[subsys]} does not answer (${last || 'no URL'}): is the stack up? (npx mfsim stack up)`);
   }
 }
+
+/** How often, and how far apart, a read answered 5xx is asked again (10 s in all). */
+const READ_RETRIES = 20;
+const READ_RETRY_MS = 500;
 
 function newRunId(): string {
   return `r${randomUUID().replace(/-/g, '').slice(0, 16)}`;
